@@ -1,0 +1,1 @@
+"""The REST layer: one thin router per resource, mounted in main.py."""

@@ -1,0 +1,14 @@
+"""GET /api/v0/health: is the server and its record store answering (operators, tests)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from compox_ray.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/v0/health")
+async def read_health(services: ServicesDep) -> dict:
+    return {"status": "ok", "records": await services.records.describe.remote()}

@@ -1,0 +1,22 @@
+"""The FastAPI application: the single place that mounts every router."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from compox_ray import __version__
+from compox_ray.api import files, health, root
+from compox_ray.api.errors import install_error_handlers
+from compox_ray.services import Services
+
+ROUTERS = (root.router, health.router, files.router)
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="compox_ray", version=__version__,
+                  description="Compox-compatible algorithm execution and training server on Ray.")
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+    app.state.services = services
+    return app

@@ -1,0 +1,24 @@
+"""GET /: Compox's RootMessage; GPUs are those of the whole Ray cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+import ray
+from fastapi import APIRouter
+
+from compox_ray import __version__
+from compox_ray.api.deps import ServicesDep
+from compox_ray.schemas import RootMessage
+
+router = APIRouter(tags=["root"])
+
+
+@router.get("/")
+async def read_root(services: ServicesDep) -> RootMessage:
+    settings = services.settings
+    resources = await asyncio.to_thread(ray.cluster_resources)
+    gpus = int(resources.get("GPU", 0))
+    return RootMessage(name=settings.server_name, tags=settings.server_tags, group=settings.group_name,
+                       organization=settings.organization_name, domain=settings.organization_domain,
+                       version=__version__, cuda_available=gpus > 0, cuda_capable_devices_count=gpus)

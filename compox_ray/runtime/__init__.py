@@ -1,0 +1,1 @@
+"""Long-lived actors and deployments that run the work."""

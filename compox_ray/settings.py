@@ -1,0 +1,95 @@
+"""The one settings object of compox_ray.
+
+Built where the application is built (the CLI, the Serve builder, a test) and handed to every
+deployment and actor as an argument, so all replicas of one deploy see the same values.
+Precedence: explicit values > ``COMPOX_RAY_*`` environment > YAML file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, YamlConfigSettingsSource
+
+CONFIG_FILE_ENV = "COMPOX_RAY_CONFIG_FILE"
+# A custom resource only the head node advertises: actors that own records and queues are pinned
+# to it by asking for a sliver of it (a node id would not survive a head replacement).
+HEAD_RESOURCE = "compox_ray_head"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COMPOX_RAY_", extra="forbid")
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(5481, ge=1, le=65535)
+    ray_address: str | None = Field(None, description="None starts a local Ray; 'auto' or host:port joins")
+    namespace: str = "compox_ray"
+    instance: str = Field("compox", pattern=r"^[A-Za-z0-9_-]{1,40}$",
+                          description="Prefix of this server's actor names: two instances can share a cluster")
+    admin_token: str | None = Field(None, description="Bearer token for deploy/delete; None: open (loopback)")
+
+    # What GET / reports (Compox's RootMessage)
+    server_name: str = "compox_ray"
+    server_tags: list[str] = []
+    group_name: str = ""
+    organization_name: str = ""
+    organization_domain: str = ""
+
+    # Storage
+    data_dir: Path = Path("var")
+    blob_uri: str | None = Field(None, description="file:///abs/dir or s3://bucket/prefix; default <data_dir>/blobs")
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str | None = None
+    database_path: Path | None = Field(None, description="SQLite file; default <data_dir>/records.sqlite3")
+    max_upload_bytes: int = Field(8 * 2**30, gt=0)
+    download_chunk_bytes: int = Field(4 * 2**20, ge=2**16)
+
+    # Lifetimes (seconds)
+    file_expiry_s: float = Field(24 * 3600, gt=0)
+    record_retention_s: float = Field(30 * 24 * 3600, gt=0)
+    sweep_interval_s: float = Field(60, gt=0)
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        # Absolute paths: replicas and actors run in other working directories.
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if self.blob_uri is None:
+            self.blob_uri = (self.data_dir / "blobs").as_uri()
+        if self.database_path is None:
+            self.database_path = self.data_dir / "records.sqlite3"
+        self.database_path = self.database_path.expanduser().resolve()
+        return self
+
+    @property
+    def spool_dir(self) -> Path:
+        """Node-local scratch for uploads being received and validated."""
+        return self.data_dir / "spool"
+
+    def actor_name(self, role: str) -> str:
+        return f"{self.instance}:{role}"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        # The YAML path is read per build, not at import.
+        yaml_file = os.environ.get(CONFIG_FILE_ENV, "compox_ray.yaml")
+        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)
+
+    def with_sources(self) -> Settings:
+        """Re-apply environment and YAML under the values set explicitly.
+
+        Serve validates a builder's ``args:`` with ``model_validate``, which skips settings sources.
+        """
+        return Settings(**self.model_dump(exclude_unset=True))
+
+
+@cache
+def get_settings() -> Settings:
+    """Entry points only (CLI, client); tests call ``get_settings.cache_clear()``."""
+    return Settings()

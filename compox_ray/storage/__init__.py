@@ -1,0 +1,1 @@
+"""Storage: blobs (fsspec) and records (SQLite behind one actor)."""

@@ -1,0 +1,151 @@
+"""Blob storage behind one small interface; fsspec picks the backend from the URI.
+
+``file:///abs/dir`` is a local directory, ``s3://bucket/prefix`` is S3 through s3fs. Keys are
+relative paths such as ``files/<uuid>``. Every write is atomic: a reader sees the whole object or
+nothing. fsspec calls are blocking (s3fs runs its own loop), so each runs in a worker thread and
+never blocks the caller's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from compox_ray.settings import Settings
+
+_KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def _check_key(key: str) -> str:
+    if not _KEY.match(key) or any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError(f"invalid blob key {key!r}")
+    return key
+
+
+class BlobStore:
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str):
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.is_local = isinstance(fs, LocalFileSystem)
+        self._root_ready = False
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/{_check_key(key)}"
+
+    def _ensure_root(self) -> None:
+        if not self._root_ready:
+            if self.is_local:
+                os.makedirs(self.root, exist_ok=True)
+            else:
+                bucket = self.root.split("/", 1)[0]
+                if not self.fs.exists(bucket):
+                    self.fs.mkdir(bucket)  # no region: S3-compatible servers on loopback reject one
+            self._root_ready = True
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _put_file(self, key: str, local_path: Path, move: bool) -> None:
+        self._ensure_root()
+        target = self.path(key)
+        if self.is_local:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if move:
+                try:
+                    os.replace(local_path, target)  # same filesystem: atomic and free
+                    return
+                except OSError:
+                    pass
+            staged = f"{target}.{uuid.uuid4().hex}.partial"
+            shutil.copyfile(local_path, staged)
+            os.replace(staged, target)
+            if move:
+                os.unlink(local_path)
+        else:
+            self.fs.put_file(str(local_path), target)  # S3 objects appear only when complete
+            if move:
+                os.unlink(local_path)
+
+    async def put_file(self, key: str, local_path: Path, *, move: bool = False) -> None:
+        await asyncio.to_thread(self._put_file, key, Path(local_path), move)
+
+    def _put_bytes(self, key: str, data: bytes) -> None:
+        self._ensure_root()
+        target = self.path(key)
+        if self.is_local:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            staged = f"{target}.{uuid.uuid4().hex}.partial"
+            with open(staged, "wb") as out:
+                out.write(data)
+            os.replace(staged, target)
+        else:
+            self.fs.pipe_file(target, data)
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self._put_bytes, key, data)
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def get_bytes(self, key: str) -> bytes:
+        # Whole object, not h5py over the filesystem: h5py makes many small ranged reads.
+        return await asyncio.to_thread(self.fs.cat_file, self.path(key))
+
+    async def get_file(self, key: str, local_path: Path) -> None:
+        await asyncio.to_thread(self.fs.get_file, self.path(key), str(local_path))
+
+    async def iter_chunks(self, key: str, chunk_bytes: int) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(self.fs.open, self.path(key), "rb", block_size=chunk_bytes)
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_bytes):
+                yield chunk
+        finally:
+            await asyncio.to_thread(handle.close)
+
+    async def size(self, key: str) -> int | None:
+        try:
+            return await asyncio.to_thread(self.fs.size, self.path(key))
+        except FileNotFoundError:
+            return None
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self.fs.exists, self.path(key))
+
+    def local_path(self, key: str) -> Path | None:
+        """The file itself where the store is a local directory (zero-copy reads), else None."""
+        return Path(self.path(key)) if self.is_local else None
+
+    # -- deletes --------------------------------------------------------------------------------
+    def _delete(self, key: str) -> None:
+        try:
+            self.fs.rm_file(self.path(key))
+        except FileNotFoundError:
+            pass
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._delete, key)
+
+    def presigned_url(self, key: str, method: str, expires_s: int = 3600) -> str | None:
+        """A URL a client can use directly; None where the backend has none (a local directory)."""
+        if self.is_local:
+            return None
+        client_method = {"GET": "get_object", "PUT": "put_object"}[method]
+        return self.fs.url(self.path(key), expires=expires_s, client_method=client_method)
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    options: dict = {}
+    if settings.blob_uri.startswith("s3://"):
+        options = {
+            "key": settings.s3_access_key_id,
+            "secret": settings.s3_secret_access_key,
+            "endpoint_url": settings.s3_endpoint_url,
+            "client_kwargs": {"region_name": settings.s3_region} if settings.s3_region else {},
+        }
+        options = {k: v for k, v in options.items() if v}
+    fs, root = fsspec.url_to_fs(settings.blob_uri, **options)
+    return BlobStore(fs, root)

@@ -1,0 +1,93 @@
+"""Records of uploaded files, their expiry and their pins (a part of the RecordStore actor)."""
+
+from __future__ import annotations
+
+from compox_ray.errors import CompoxError
+from compox_ray.storage.database import Database, fetch_all
+
+
+def file_blob_key(file_id: str) -> str:
+    return f"files/{file_id}"
+
+
+class FileRecords:
+    db: Database
+    file_expiry_s: float
+
+    async def insert_file(self, file_id: str, size: int, now: float) -> dict:
+        record = {"file_id": file_id, "size": size, "created_at": now, "expires_at": now + self.file_expiry_s}
+        async with self.db.write() as conn:
+            await conn.execute(
+                "INSERT INTO files (file_id, size, created_at, expires_at) "
+                "VALUES (:file_id, :size, :created_at, :expires_at)", record)
+        return record
+
+    async def get_file(self, file_id: str) -> dict | None:
+        return await self.db.fetch_one("SELECT * FROM files WHERE file_id = ?", (file_id,))
+
+    async def missing_files(self, file_ids: list[str]) -> list[str]:
+        """The ids among ``file_ids`` that have no record, in the order given."""
+        if not file_ids:
+            return []
+        marks = ",".join("?" * len(file_ids))
+        rows = await self.db.fetch_all(f"SELECT file_id FROM files WHERE file_id IN ({marks})", tuple(file_ids))
+        present = {row["file_id"] for row in rows}
+        return [file_id for file_id in dict.fromkeys(file_ids) if file_id not in present]
+
+    async def delete_file(self, file_id: str) -> bool:
+        """Delete the record; False if there was none. A file a sample references stays (409)."""
+        async with self.db.write() as conn:
+            holders = await fetch_all(conn, "SELECT holder FROM file_pins WHERE file_id = ? AND holder LIKE 'sample:%'",
+                                      (file_id,))
+            if holders:
+                samples = sorted(row["holder"].split(":", 1)[1] for row in holders)
+                raise CompoxError(409, "file_referenced_by_sample",
+                                  f"File {file_id} is referenced by {len(samples)} sample(s); delete them first.",
+                                  sample_ids=samples)
+            cursor = await conn.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
+            return cursor.rowcount > 0
+
+    @staticmethod
+    async def pin_files_in(conn, holder: str, file_ids: list[str]) -> list[str]:
+        """Inside a write transaction: pin every file, or none and return the missing ids."""
+        unique = list(dict.fromkeys(file_ids))
+        if not unique:
+            return []
+        marks = ",".join("?" * len(unique))
+        rows = await fetch_all(conn, f"SELECT file_id FROM files WHERE file_id IN ({marks})", tuple(unique))
+        present = {row["file_id"] for row in rows}
+        missing = [file_id for file_id in unique if file_id not in present]
+        if not missing:
+            await conn.executemany("INSERT OR IGNORE INTO file_pins (file_id, holder) VALUES (?, ?)",
+                                   [(file_id, holder) for file_id in unique])
+        return missing
+
+    async def pin_files(self, holder: str, file_ids: list[str]) -> list[str]:
+        async with self.db.write() as conn:
+            return await self.pin_files_in(conn, holder, file_ids)
+
+    async def release_pins_in(self, conn, holder: str, now: float) -> None:
+        """Inside a write transaction: drop the holder's pins; files left unpinned expire afresh."""
+        rows = await fetch_all(conn, "SELECT file_id FROM file_pins WHERE holder = ?", (holder,))
+        await conn.execute("DELETE FROM file_pins WHERE holder = ?", (holder,))
+        released = [(now + self.file_expiry_s, row["file_id"]) for row in rows]
+        await conn.executemany(
+            "UPDATE files SET expires_at = MAX(COALESCE(expires_at, 0), ?) WHERE file_id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM file_pins p WHERE p.file_id = files.file_id)", released)
+
+    async def release_pins(self, holder: str, now: float) -> None:
+        async with self.db.write() as conn:
+            await self.release_pins_in(conn, holder, now)
+
+    async def file_pins(self, file_id: str) -> list[str]:
+        rows = await self.db.fetch_all("SELECT holder FROM file_pins WHERE file_id = ? ORDER BY holder", (file_id,))
+        return [row["holder"] for row in rows]
+
+    async def _sweep_files(self, conn, now: float) -> list[str]:
+        """Expired, unpinned files: their records go now, their blob keys are returned."""
+        rows = await fetch_all(
+            conn,
+            "DELETE FROM files WHERE expires_at IS NOT NULL AND expires_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM file_pins p WHERE p.file_id = files.file_id) RETURNING file_id",
+            (now,))
+        return [file_blob_key(row["file_id"]) for row in rows]

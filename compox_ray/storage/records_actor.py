@@ -1,0 +1,44 @@
+"""RecordStore: one detached actor pinned to the head node, the only process that opens SQLite.
+
+Owns: every record (files and their pins; later algorithms, executions, samples, trainings,
+checkpoints: one mixin per resource, one migration per schema change).
+Called by: Api replicas, the Dispatcher, the Housekeeper; methods return plain dicts.
+On failure: Ray restarts it (max_restarts=-1) and it reopens the same file; a call in flight at
+the crash fails to its caller, which answers 503. Its restart never fails live work: liveness is
+judged by leases, not by this actor starting.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+from compox_ray.settings import Settings
+from compox_ray.storage.database import Database
+from compox_ray.storage.file_records import FileRecords
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)
+class RecordStore(FileRecords):
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.file_expiry_s = settings.file_expiry_s
+        self.db = Database(settings.database_path)
+
+    async def describe(self) -> dict:
+        """Liveness probe: opens the database if needed; answers the PID and schema version."""
+        return {"pid": os.getpid(), "schema_version": await self.db.schema_version()}
+
+    async def sweep(self, now: float) -> list[str]:
+        """Run every ``_sweep_*`` step in one transaction; the blob keys to delete afterwards.
+
+        Records go first, blobs after: a crash in between leaves an orphan blob, never a record
+        that points at nothing.
+        """
+        keys: list[str] = []
+        async with self.db.write() as conn:
+            for name in sorted(dir(self)):
+                if name.startswith("_sweep_"):
+                    keys += await getattr(self, name)(conn, now)
+        return keys

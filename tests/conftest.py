@@ -1,0 +1,89 @@
+"""One Ray + Serve for the whole session (starting them costs ~10-15 s here), with two apps:
+``local`` (blobs in a temp dir) at ``/`` and ``s3`` (blobs on a moto S3 server) at ``/s3``.
+Tests that stop or kill things start their own server in a child process (tests/servers.py)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+import ray  # noqa: E402
+from ray import serve  # noqa: E402
+
+from compox_ray.app import build_app  # noqa: E402
+from compox_ray.settings import HEAD_RESOURCE, Settings, get_settings  # noqa: E402
+from tests.servers import S3Server, free_port  # noqa: E402
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    settings: Settings
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 60), **kwargs)
+
+    def actor(self, role: str):
+        return ray.get_actor(self.settings.actor_name(role), namespace=self.settings.namespace)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache():
+    """get_settings() is cached per process: one test's environment must not leak into the next."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def serve_port(tmp_path_factory):
+    ray.init(address="local", num_cpus=4, num_gpus=1, resources={HEAD_RESOURCE: 1}, include_dashboard=False,
+             object_store_memory=300 * 2**20, namespace="compox_ray_tests")
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    yield port
+    serve.shutdown()
+    ray.shutdown()
+
+
+def _run_app(name: str, route_prefix: str, port: int, **settings) -> Server:
+    settings = Settings(namespace="compox_ray_tests", instance=name, **settings)
+    serve.run(build_app(settings), name=name, route_prefix=route_prefix)
+    return Server(name=name, url=f"http://127.0.0.1:{port}{route_prefix.rstrip('/')}", settings=settings)
+
+
+@pytest.fixture(scope="session")
+def local_server(serve_port, tmp_path_factory) -> Server:
+    return _run_app("local", "/", serve_port, data_dir=tmp_path_factory.mktemp("local"),
+                    max_upload_bytes=32 * 2**20)
+
+
+@pytest.fixture(scope="session")
+def s3_app_server(serve_port, s3_server, tmp_path_factory) -> Server:
+    return _run_app("s3", "/s3", serve_port, data_dir=tmp_path_factory.mktemp("s3"),
+                    max_upload_bytes=32 * 2**20, **s3_server.settings("compox-tests"))
+
+
+@pytest.fixture(params=["local", "s3"])
+def server(request) -> Server:
+    """Each test that takes it runs against the local store and against S3."""
+    return request.getfixturevalue("local_server" if request.param == "local" else "s3_app_server")
+
+
+@pytest.fixture
+def client(server):
+    with server.client() as http:
+        yield http

@@ -6,7 +6,8 @@ clients branch on; ours (invalid_parameters, payload_too_large, ...) follow the 
 
 
 class CompoxError(Exception):
-    def __init__(self, status: int, code: str, detail: str, *, retryable: bool = False, **details):
+    # Positional-only, so a detail may be called "status" or "code" too.
+    def __init__(self, status: int, code: str, detail: str, /, *, retryable: bool = False, **details):
         super().__init__(detail)
         self.status = status
         self.code = code
@@ -23,5 +24,5 @@ def _rebuild(status, code, detail, retryable, details):
     return CompoxError(status, code, detail, retryable=retryable, **details)
 
 
-def not_found(code: str, detail: str, **details) -> CompoxError:
+def not_found(code: str, detail: str, /, **details) -> CompoxError:
     return CompoxError(404, code, detail, **details)

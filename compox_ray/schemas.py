@@ -33,3 +33,93 @@ class FileUploadResponse(BaseModel):
 
 class UrlResponse(BaseModel):
     url: str
+
+
+class IncomingExecutionRequest(BaseModel):
+    algorithm_id: str
+    input_dataset_ids: list[str]
+    checkpoint_id: str | None = None
+    algorithm_minor_version: str | None = None
+    execution_device_override: str | None = None
+    additional_parameters: dict = {}
+    session_token: str | None = None
+
+
+class ExecutionResponse(BaseModel):
+    execution_id: str
+
+
+class ExecutionRecord(BaseModel):
+    execution_id: str
+    algorithm_id: str
+    checkpoint_id: str | None = None
+    algorithm_minor_version: str | None = None
+    input_dataset_ids: list[str]
+    execution_device_override: str | None = None
+    resolved_execution_device: str | None = None
+    additional_parameters: dict
+    session_token: str | None
+    output_dataset_ids: list[str]
+    status: str
+    progress: float
+    time_started: str
+    time_completed: str  # "" until it ends, as in Compox
+    log: str
+    queue_position: int | None = None  # executions ahead of this one while PENDING
+
+
+class IncomingSampleRequest(BaseModel):
+    files: list[dict[str, list[str]]]
+    tags: list[str] = []
+
+
+class SampleResponse(BaseModel):
+    sample_id: str
+
+
+class SampleRecord(BaseModel):
+    sample_id: str
+    files: list[dict[str, list[str]]]
+    tags: list[str] = []
+    time_created: str
+
+
+class IncomingTrainingRequest(BaseModel):
+    algorithm_id: str
+    training_data: list[str]
+    checkpoint_id: str | None = None
+    algorithm_minor_version: str | None = None
+    tags: list[str] = []
+    additional_parameters: dict | None = None
+
+
+class TrainingResponse(BaseModel):
+    training_id: str
+
+
+class TrainingRecord(BaseModel):
+    training_id: str
+    algorithm_id: str
+    status: str
+    progress: float
+    time_started: str
+    time_completed: str | None = None  # null until it ends, as in Compox
+    log: str | None = None
+    training_data: list[str]
+    additional_parameters: dict | None = None
+    state: dict
+    tags: list[str] = []
+    checkpoint_id: str | None = None
+    algorithm_minor_version: str | None = None
+    output_checkpoint_ids: list[str] = []
+
+
+class AlgorithmCheckpointRecord(BaseModel):
+    checkpoint_id: str
+    training_id: str
+    parent_algorithm_id: str
+    created_at: str
+    properties: dict
+    tags: list[str] = []
+    parent_checkpoint_id: str | None = None
+    algorithm_minor_version: str | None = None

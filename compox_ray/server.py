@@ -12,7 +12,6 @@ from compox_ray.app import build_app
 from compox_ray.settings import HEAD_RESOURCE, Settings
 
 logger = logging.getLogger(__name__)
-APP_NAME = "compox"
 
 
 def start_ray(settings: Settings, **init_options) -> None:
@@ -29,9 +28,10 @@ def start_ray(settings: Settings, **init_options) -> None:
         ray.init(address="local", namespace=settings.namespace, resources={HEAD_RESOURCE: 1}, **init_options)
 
 
-def start_serve(settings: Settings, *, app_name: str = APP_NAME, route_prefix: str = "/") -> None:
+def start_serve(settings: Settings, *, route_prefix: str = "/") -> None:
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(build_app(settings), name=app_name, route_prefix=route_prefix)
+    # The app is named after the instance: the Dispatcher finds the Runner deployments by it.
+    serve.run(build_app(settings), name=settings.instance, route_prefix=route_prefix)
     logger.info("compox_ray serving on http://%s:%d%s", settings.host, settings.port, route_prefix)
 
 

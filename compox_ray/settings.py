@@ -18,6 +18,8 @@ CONFIG_FILE_ENV = "COMPOX_RAY_CONFIG_FILE"
 # A custom resource only the head node advertises: actors that own records and queues are pinned
 # to it by asking for a sliver of it (a node id would not survive a head replacement).
 HEAD_RESOURCE = "compox_ray_head"
+# The packages that ship with the server (the repository's algorithms/ folder).
+BUNDLED_ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
 
 
 class Settings(BaseSettings):
@@ -50,10 +52,39 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(8 * 2**30, gt=0)
     download_chunk_bytes: int = Field(4 * 2**20, ge=2**16)
 
+    # Executions
+    lease_s: float = Field(30, gt=0, description="A running execution's owner renews its lease this often x3")
+    gpu_runners: bool | None = Field(None, description="Deploy RunnerGpu; None: when the cluster has GPUs")
+    models_per_replica: int = Field(2, ge=1, description="Warm algorithms kept per Runner replica (LRU)")
+    progress_flush_s: float = Field(0.1, gt=0, description="Progress/log writes from one run are batched this long")
+
+    # Trainings: one Ray task each; a package's [tool.compox] training_resources overrides these
+    training_num_gpus: float = Field(0.25, ge=0, le=1, description="GPU share per training where the cluster has GPUs")
+    training_num_cpus: float = Field(1, ge=0)
+    training_stop_grace_s: float = Field(2, ge=0, description="After a stop, wait this long, then cancel the task")
+
+    # Sessions (Compox defaults: 5 sessions of 5 items, 24 h from last use)
+    session_max_count: int = Field(5, ge=1)
+    session_max_items: int = Field(5, ge=1)
+    session_max_bytes: int = Field(2 * 2**30, gt=0, description="Per session, in real bytes (numpy nbytes)")
+    session_ttl_s: float = Field(24 * 3600, gt=0)
+
     # Lifetimes (seconds)
     file_expiry_s: float = Field(24 * 3600, gt=0)
     record_retention_s: float = Field(30 * 24 * 3600, gt=0)
     sweep_interval_s: float = Field(60, gt=0)
+
+    # Algorithm packages
+    algorithms_dir: Path | None = Field(BUNDLED_ALGORITHMS_DIR,
+                                        description="Bundled packages deployed at start-up; None: deploy none")
+    deploy_allowed_dirs: list[Path] | None = Field(
+        None, description="Server-side folders POST /api/v0/deploy/local may read from; default [<data_dir>/deploy]")
+    max_package_bytes: int = Field(4 * 2**30, gt=0, description="Largest package (zip body or unpacked content)")
+    max_package_files: int = Field(20_000, gt=0)
+    package_cache_dir: Path | None = Field(None, description="Node-local unpacked packages; default <data_dir>/packages")
+    package_check_timeout_s: float = Field(600, gt=0, description="Deploy-time import check of a package")
+    package_content_grace_s: float = Field(
+        3600, gt=0, description="Unreferenced package content is deleted by the sweep only after this long")
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -64,6 +95,18 @@ class Settings(BaseSettings):
         if self.database_path is None:
             self.database_path = self.data_dir / "records.sqlite3"
         self.database_path = self.database_path.expanduser().resolve()
+        if self.deploy_allowed_dirs is None:
+            self.deploy_allowed_dirs = [self.data_dir / "deploy"]
+        self.deploy_allowed_dirs = [path.expanduser().resolve() for path in self.deploy_allowed_dirs]
+        if self.package_cache_dir is None:
+            self.package_cache_dir = self.data_dir / "packages"
+        self.package_cache_dir = self.package_cache_dir.expanduser().resolve()
+        if self.algorithms_dir is not None:
+            self.algorithms_dir = self.algorithms_dir.expanduser().resolve()
+        if self.package_content_grace_s <= self.package_check_timeout_s:
+            # A deploy uploads content, then checks it, then registers it: the sweep must not
+            # take content that a deploy in progress is about to register.
+            raise ValueError("package_content_grace_s must be longer than package_check_timeout_s")
         return self
 
     @property

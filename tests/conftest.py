@@ -50,7 +50,7 @@ def s3_server():
 
 @pytest.fixture(scope="session")
 def serve_port(tmp_path_factory):
-    ray.init(address="local", num_cpus=4, num_gpus=1, resources={HEAD_RESOURCE: 1}, include_dashboard=False,
+    ray.init(address="local", num_cpus=8, num_gpus=1, resources={HEAD_RESOURCE: 1}, include_dashboard=False,
              object_store_memory=300 * 2**20, namespace="compox_ray_tests")
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})

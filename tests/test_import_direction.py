@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "compox_ray"
 BANNED = {
-    "runners": ("compox_ray.api", "compox_ray.runtime", "compox_ray.services"),
+    "runners": ("compox_ray.api", "compox_ray.runtime", "compox_ray.services", "compox_ray.algorithms"),
+    "algorithms": ("compox_ray.api", "compox_ray.runtime", "compox_ray.services"),
     "storage": ("compox_ray.api", "compox_ray.runtime", "compox_ray.services", "compox_ray.algorithms"),
     "services": ("compox_ray.api",),
     "runtime": ("compox_ray.api",),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from compox_ray import __version__
-from compox_ray.api import files, health, root
+from compox_ray.api import algorithms, checkpoints, deploy, executions, files, health, root, samples, trainings
 from compox_ray.api.errors import install_error_handlers
 from compox_ray.services import Services
 
-ROUTERS = (root.router, health.router, files.router)
+ROUTERS = (root.router, health.router, files.router, executions.router, samples.router, trainings.router,
+           checkpoints.router, algorithms.router, deploy.router)
 
 
 def create_app(services: Services) -> FastAPI:

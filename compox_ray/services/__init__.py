@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compox_ray.services.algorithms import AlgorithmService
+from compox_ray.services.checkpoints import CheckpointService
+from compox_ray.services.executions import ExecutionService
 from compox_ray.services.files import FileService
+from compox_ray.services.samples import SampleService
+from compox_ray.services.trainings import TrainingService
 from compox_ray.settings import Settings
 from compox_ray.singletons import singleton
 from compox_ray.storage.blobs import BlobStore, open_blob_store
@@ -17,13 +22,33 @@ class Services:
     records: object  # RecordStore actor handle
     blobs: BlobStore
     files: FileService
+    algorithms: AlgorithmService
+    executions: ExecutionService
+    samples: SampleService
+    trainings: TrainingService
+    checkpoints: CheckpointService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
         """Find or create the singleton actors and build the services of one Api replica."""
+        from compox_ray.runtime.dispatcher import Dispatcher
         from compox_ray.runtime.housekeeper import Housekeeper
+        from compox_ray.runtime.sessions import SessionManager
+        from compox_ray.runtime.training_supervisor import TrainingSupervisor
 
         records = singleton(RecordStore, settings, "records")
         blobs = open_blob_store(settings)
         singleton(Housekeeper, settings, "housekeeper").start.remote()
-        return cls(settings=settings, records=records, blobs=blobs, files=FileService(settings, records, blobs))
+        singleton(SessionManager, settings, "sessions")
+        dispatcher = singleton(Dispatcher, settings, "dispatcher")
+        dispatcher.start.remote()
+        supervisor = singleton(TrainingSupervisor, settings, "training_supervisor")
+        supervisor.start.remote()
+        algorithms = AlgorithmService(settings, records, blobs)
+        checkpoints = CheckpointService(records, blobs)
+        return cls(settings=settings, records=records, blobs=blobs, files=FileService(settings, records, blobs),
+                   algorithms=algorithms,
+                   executions=ExecutionService(settings, records, dispatcher, algorithms, checkpoints),
+                   samples=SampleService(records),
+                   trainings=TrainingService(records, supervisor, algorithms, checkpoints),
+                   checkpoints=checkpoints)

@@ -19,8 +19,9 @@ from compox_ray.settings import Settings
 from compox_ray.storage.blobs import BlobStore
 from compox_ray.storage.file_records import file_blob_key
 
-# Request chunks are small (~64 KiB); writing them in batches keeps thread hand-offs rare.
-_SPOOL_BATCH_BYTES = 8 * 2**20
+# Request chunks are small (~64 KiB); writing them in batches keeps thread hand-offs rare, and
+# with one batch written while the next arrives at most two batches are held.
+_SPOOL_BATCH_BYTES = 4 * 2**20
 
 
 def too_large(limit: int) -> CompoxError:
@@ -93,8 +94,13 @@ class FileService:
         return url
 
     async def download(self, file_id: str) -> tuple[dict, AsyncIterator[bytes]]:
+        """The record and the bytes; the blob is opened here, so a missing one is a 404, not a cut stream."""
         record = await self.require(file_id)
-        return record, self.blobs.iter_chunks(file_blob_key(file_id), self.settings.download_chunk_bytes)
+        try:
+            chunks = await self.blobs.open_chunks(file_blob_key(file_id), self.settings.download_chunk_bytes)
+        except FileNotFoundError:
+            raise not_found("file_not_found", f"File {file_id!r} was not found.") from None
+        return record, chunks
 
     async def delete(self, file_id: str) -> None:
         await self.require(file_id)
@@ -104,19 +110,30 @@ class FileService:
 
 
 async def _spool(chunks: AsyncIterator[bytes], path, limit: int) -> int:
+    """Write the body to ``path`` in batches, one batch written (in a thread) while the next arrives."""
     size = 0
     batch: list[bytes] = []
     batched = 0
+    writing: asyncio.Future | None = None
     with open(path, "wb") as spool:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            batch.append(chunk)
-            batched += len(chunk)
-            if batched >= _SPOOL_BATCH_BYTES:
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= _SPOOL_BATCH_BYTES:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(spool.writelines, batch))
+                    batch, batched = [], 0
+            if writing is not None:
+                await writing
+                writing = None
+            if batch:
                 await asyncio.to_thread(spool.writelines, batch)
-                batch, batched = [], 0
-        if batch:
-            await asyncio.to_thread(spool.writelines, batch)
+        finally:
+            if writing is not None:  # a write in a thread runs to its end: let it, before the file closes
+                await asyncio.gather(writing, return_exceptions=True)
     return size

@@ -21,6 +21,10 @@ from fsspec.implementations.local import LocalFileSystem
 
 from compox_ray.settings import Settings
 
+# Multipart uploads to S3: parts of 16 MiB, four at a time (64 MiB in memory at most).
+S3_PART_BYTES = 16 * 2**20
+S3_PARTS_IN_FLIGHT = 4
+
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -68,7 +72,9 @@ class BlobStore:
             if move:
                 os.unlink(local_path)
         else:
-            self.fs.put_file(str(local_path), target)  # S3 objects appear only when complete
+            # S3 objects appear only when complete. s3fs reads every part in flight into memory
+            # (by default 10 parts of 50 MiB): bound it.
+            self.fs.put_file(str(local_path), target, chunksize=S3_PART_BYTES, max_concurrency=S3_PARTS_IN_FLIGHT)
             if move:
                 os.unlink(local_path)
 
@@ -98,13 +104,27 @@ class BlobStore:
     async def get_file(self, key: str, local_path: Path) -> None:
         await asyncio.to_thread(self.fs.get_file, self.path(key), str(local_path))
 
-    async def iter_chunks(self, key: str, chunk_bytes: int) -> AsyncIterator[bytes]:
-        handle = await asyncio.to_thread(self.fs.open, self.path(key), "rb", block_size=chunk_bytes)
+    def iter_chunks(self, key: str, chunk_bytes: int) -> AsyncIterator[bytes]:
+        """The object in chunks of ``chunk_bytes``, the next one read while the caller sends this one.
+
+        A local file is read straight from its descriptor; an S3 object comes from one streamed GET
+        (not a ranged GET per chunk). At most two chunks are in memory at a time.
+        """
+        return _read_ahead(self._reader(key), chunk_bytes)
+
+    async def open_chunks(self, key: str, chunk_bytes: int) -> AsyncIterator[bytes]:
+        """``iter_chunks`` with the object opened first: FileNotFoundError here, before a response
+        has started, and a local file deleted meanwhile is still read whole (its descriptor is open)."""
+        reader = self._reader(key)
         try:
-            while chunk := await asyncio.to_thread(handle.read, chunk_bytes):
-                yield chunk
-        finally:
-            await asyncio.to_thread(handle.close)
+            await reader.open()
+        except BaseException:
+            await reader.close()
+            raise
+        return _read_ahead(reader, chunk_bytes)
+
+    def _reader(self, key: str):
+        return _LocalReader(self.path(key)) if self.is_local else _S3Reader(self.fs, self.path(key))
 
     async def size(self, key: str) -> int | None:
         try:
@@ -135,6 +155,73 @@ class BlobStore:
             return None
         client_method = {"GET": "get_object", "PUT": "put_object"}[method]
         return self.fs.url(self.path(key), expires=expires_s, client_method=client_method)
+
+
+class _LocalReader:
+    """Unbuffered reads of a local file in a worker thread: one copy, from the page cache."""
+
+    cancellable = False  # a read in a thread runs to its end: wait for it before closing the file
+
+    def __init__(self, path: str):
+        self.path = path
+        self.handle = None
+
+    async def open(self) -> None:
+        if self.handle is None:
+            self.handle = await asyncio.to_thread(open, self.path, "rb", buffering=0)
+
+    async def read(self, size: int) -> bytes:
+        await self.open()
+        return await asyncio.to_thread(self.handle.read, size)
+
+    async def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+class _S3Reader:
+    """One streamed GET through s3fs's own event loop (the caller's loop never blocks on it)."""
+
+    cancellable = True
+
+    def __init__(self, fs, path: str):
+        self.fs = fs
+        self.path = path
+        self.stream = None
+
+    async def _on_fs_loop(self, coroutine):
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.fs.loop))
+
+    async def open(self) -> None:
+        if self.stream is None:
+            self.stream = await self._on_fs_loop(self.fs.open_async(self.path, "rb"))
+            await self._on_fs_loop(self.stream.read(0))  # sends the GET: a missing object fails here
+
+    async def read(self, size: int) -> bytes:
+        await self.open()
+        return await self._on_fs_loop(self.stream.read(size))
+
+    async def close(self) -> None:
+        body = getattr(self.stream, "r", None)  # the HTTP response; release it even when not read to the end
+        if body is not None:
+            await self._on_fs_loop(_close_body(body))
+
+
+async def _close_body(body) -> None:
+    body.close()
+
+
+async def _read_ahead(reader, chunk_bytes: int) -> AsyncIterator[bytes]:
+    pending = asyncio.ensure_future(reader.read(chunk_bytes))
+    try:
+        while chunk := await pending:
+            pending = asyncio.ensure_future(reader.read(chunk_bytes))
+            yield chunk
+    finally:
+        if reader.cancellable and not pending.done():
+            pending.cancel()
+        await asyncio.gather(pending, return_exceptions=True)
+        await reader.close()
 
 
 def open_blob_store(settings: Settings) -> BlobStore:

@@ -15,16 +15,23 @@ import os
 import ray
 
 from compox_ray.settings import Settings
+from compox_ray.storage.algorithm_records import AlgorithmRecords
+from compox_ray.storage.change_notifier import ChangeNotifier
 from compox_ray.storage.database import Database
+from compox_ray.storage.execution_records import ExecutionRecords
 from compox_ray.storage.file_records import FileRecords
+from compox_ray.storage.sample_records import SampleRecords
+from compox_ray.storage.training_records import TrainingRecords
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)
-class RecordStore(FileRecords):
+class RecordStore(FileRecords, AlgorithmRecords, SampleRecords, ExecutionRecords, TrainingRecords):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.file_expiry_s = settings.file_expiry_s
+        self.record_retention_s = settings.record_retention_s
         self.db = Database(settings.database_path)
+        self.changes = ChangeNotifier()
 
     async def describe(self) -> dict:
         """Liveness probe: opens the database if needed; answers the PID and schema version."""

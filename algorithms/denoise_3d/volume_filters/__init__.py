@@ -1,0 +1,1 @@
+"""3-D denoising filters for volumes held as numpy arrays."""

@@ -1,0 +1,1 @@
+"""Global thresholds and the clean-up of binary masks."""

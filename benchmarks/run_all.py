@@ -1,0 +1,144 @@
+"""``make bench``: the same client workload against Compox 3.2.0 and compox_ray, one table of ratios.
+
+    python -m benchmarks.run_all [--quick] [--only files,training] [--stores local,S3]
+                                 [--serve-env RAY_SERVE_...=1] [--no-write]
+
+Builds the peer once (``benchmarks/.peer/``), starts one moto S3 server on 127.0.0.1, then for each
+store runs Compox and compox_ray in turn (each started for its turn and stopped after it) and
+prints figure | store | Compox | compox_ray | ratio | goal. The table, the machine and notes on
+where the time went are written to ``benchmarks/results/<date>.md`` (``<date>-quick.md`` with
+--quick). Every process started here is stopped at the end, also on errors, SIGTERM and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import ray  # noqa: E402
+
+from benchmarks import bench_packages, peer  # noqa: E402
+from benchmarks.client import NotAvailable  # noqa: E402
+from benchmarks.figures import Context, Target, Workload, all_workloads  # noqa: E402
+from benchmarks.processes import machine_description  # noqa: E402
+from benchmarks.report import Results, document, table  # noqa: E402
+from benchmarks.targets import PAIRS, running  # noqa: E402
+from tests.servers import S3Server  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="64 MiB files only, fewer repetitions, a 128^3 denoiser job, 1 and 4 trainings")
+    parser.add_argument("--only", help="comma-separated workloads: " + ", ".join(w.name for w in all_workloads()))
+    parser.add_argument("--stores", default="local,S3", help="comma-separated: local, S3")
+    parser.add_argument("--serve-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the compox_ray server (opt-in Serve modes)")
+    parser.add_argument("--direct-ingress", action="store_true",
+                        help="compox_ray's Api replica serves HTTP itself (Serve's direct ingress; one replica)")
+    parser.add_argument("--max-minutes", type=float, help="skip the remaining workloads after this long")
+    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    return parser.parse_args(argv)
+
+
+def context_for(args: argparse.Namespace, work_dir: Path) -> Context:
+    return Context(quick=args.quick, work_dir=work_dir, packages=bench_packages.prepare(),
+                   sizes_mib=[64] if args.quick else [64, 1024], repetitions=2 if args.quick else 3,
+                   training_counts=[1, 4] if args.quick else [1, 2, 4, 8])
+
+
+def run_workload(workload: Workload, target: Target, context: Context, results: Results, deadline: float) -> None:
+    figures = workload.figures(context)
+    label = f"{target.server} ({target.store})"
+    if time.monotonic() > deadline:
+        values: dict[str, object] = {f.name: "n/a (time budget spent)" for f in figures}
+    else:
+        print(f"  {label}: {workload.name} ...", flush=True)
+        start = time.perf_counter()
+        try:
+            values = workload.run(target, context)
+        except NotAvailable as missing:
+            values = {f.name: f"n/a ({missing})" for f in figures}
+        except Exception as error:  # one failing figure must not stop the others
+            traceback.print_exc()
+            values = {f.name: f"n/a (error: {str(error)[:120]})" for f in figures}
+        print(f"  {label}: {workload.name} done in {time.perf_counter() - start:.1f} s", flush=True)
+    for figure in figures:
+        results.add(figure, target.store, target.server, values.get(figure.name, "n/a"))
+    results.notes += [f"{label}: {note}" for note in target.notes]
+    target.notes.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    deadline = started + 60 * (args.max_minutes or (20 if args.quick else 90))
+    workloads = all_workloads()
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",")}
+        workloads = [w for w in workloads if w.name in wanted or w.name.split()[0] in wanted]
+    stores = [store.strip() for store in args.stores.split(",")]
+    extra_env = dict(item.split("=", 1) for item in args.serve_env)
+    machine = machine_description()
+    peer.ensure_peer()
+    results = Results()
+
+    def stop_on_sigterm(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+
+    with contextlib.ExitStack() as cleanup:
+        work_dir = Path(tempfile.mkdtemp(prefix="compox-bench-"))
+        cleanup.callback(shutil.rmtree, work_dir, ignore_errors=True)
+        log_dir = work_dir / "logs"
+        log_dir.mkdir()
+        context = context_for(args, work_dir)
+        s3 = S3Server()
+        cleanup.callback(s3.stop)
+        for store in stores:
+            if store not in dict(PAIRS):
+                raise SystemExit(f"unknown store {store!r}: choose from {', '.join(dict(PAIRS))}")
+            for server_kind in ("Compox", "compox_ray"):
+                print(f"benchmarks: starting {server_kind} ({store})", flush=True)
+                try:
+                    with running(server_kind, store, work_dir, s3, log_dir, extra_env,
+                                 ["--direct-ingress"] if args.direct_ingress else []) as target:
+                        for workload in workloads:
+                            run_workload(workload, target, context, results, deadline)
+                except (RuntimeError, TimeoutError) as error:  # the server did not start
+                    traceback.print_exc()
+                    for workload in workloads:
+                        for figure in workload.figures(context):
+                            results.add(figure, store, server_kind, f"n/a (server did not start: {str(error)[:80]})")
+
+    run = {"date": datetime.date.today().isoformat(), "quick": args.quick, "duration_s": time.monotonic() - started,
+           "command": "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "ray_version": ray.__version__}
+    print()
+    print(table(results))
+    for note in results.notes:
+        print(f"- {note}")
+    if not args.no_write:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"{run['date']}{'-quick' if args.quick else ''}.md"
+        path.write_text(document(results, machine, run))
+        print(f"\nbenchmarks: written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

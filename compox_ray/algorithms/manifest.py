@@ -1,0 +1,230 @@
+"""A package's metadata: ``[project]`` name and version, ``[tool.compox]`` as a validated model.
+
+``version = "X.Y.Z"`` gives the major X (part of the algorithm's identity) and the minor Y used
+for the first deploy. ``[tool.compox]`` follows Compox 3.2.0's AlgorithmConfigSchema, stricter
+where Compox let a broken package through: a parameter default outside its range or options, a
+default device the package does not support, and duplicate parameter names are refused. Keys this
+server does not know are kept (``extra="allow"``) so other parts of the server can read them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from compox_ray.errors import CompoxError
+
+ALGORITHM_TYPES = ("Image2Image", "Image2Segmentation", "Image2MultiRegionSegmentation", "Segmentation2Segmentation",
+                   "Image2Alignment", "Image2Embedding", "Generic", "Undefined")
+PARAMETER_TYPES = ("string", "int", "float", "bool", "int_range", "float_range", "string_enum", "int_enum",
+                   "float_enum", "string_list", "int_list", "float_list", "bool_list")
+ALGORITHM_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
+MAJOR_VERSION = re.compile(r"^\d{1,9}$")
+
+Scalar = Union[bool, int, float, str]
+
+
+def element_type(parameter_type: str) -> type:
+    """The Python type of one value: "float_range" -> float, "bool_list" -> bool."""
+    base = parameter_type.split("_")[0]
+    return {"string": str, "int": int, "float": float, "bool": bool}[base]
+
+
+def type_phrase(expected: type) -> str:
+    return {int: "an int", float: "a float", str: "a string", bool: "a bool"}[expected]
+
+
+def matches_type(value: Any, expected: type) -> bool:
+    """bool is not an int here, and an int is a valid float (TOML and JSON write 1 for 1.0)."""
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, expected)
+
+
+class ParameterConfigSchema(BaseModel):
+    type: Literal[PARAMETER_TYPES]  # type: ignore[valid-type]
+    default: Union[Scalar, list[Scalar], None] = None
+    adjustable: bool = False
+    options: list[Union[Scalar, list[Scalar]]] = Field(default_factory=list)
+    min: Union[int, float, None] = None
+    max: Union[int, float, None] = None
+    step: Union[int, float, None] = None
+    decimal_precision: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """"scalar", "range", "enum" or "list"."""
+        suffix = self.type.rsplit("_", 1)[-1] if "_" in self.type else ""
+        return {"range": "range", "enum": "enum", "list": "list"}.get(suffix, "scalar")
+
+
+class AdditionalParameterSchema(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    displayed_name: str = ""
+    description: str = ""
+    config: ParameterConfigSchema
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AdditionalParameterSchema:
+        if not self.displayed_name:
+            words = re.sub(r"[\s_-]+", " ", self.name).strip()
+            self.displayed_name = words[:1].upper() + words[1:] if words else self.name
+        config, name = self.config, self.name
+        expected = element_type(config.type)
+        if config.decimal_precision is not None:
+            if config.decimal_precision < 0:
+                raise ValueError(f"parameter {name!r}: decimal_precision must be 0 or more")
+            if expected is not float:
+                raise ValueError(f"parameter {name!r}: decimal_precision applies to float types only")
+        if config.kind == "list":
+            self._check_list(expected)
+        elif config.default is not None and not matches_type(config.default, expected):
+            raise ValueError(f"parameter {name!r}: default {config.default!r} is not {type_phrase(expected)} "
+                             f"as type {config.type!r} requires")
+        if config.kind == "range":
+            self._check_range(expected)
+        if config.kind == "enum":
+            self._check_enum(expected)
+        if expected is float and isinstance(config.default, int):
+            config.default = float(config.default)
+        return self
+
+    def _check_range(self, expected: type) -> None:
+        config, name = self.config, self.name
+        bounds = {"min": config.min, "max": config.max, "step": config.step}
+        missing = [key for key, value in bounds.items() if value is None]
+        if missing:
+            raise ValueError(f"parameter {name!r}: range type {config.type!r} needs {', '.join(missing)}")
+        wrong = [key for key, value in bounds.items() if not matches_type(value, expected)]
+        if wrong:
+            raise ValueError(f"parameter {name!r}: {', '.join(wrong)} must be {type_phrase(expected)} for {config.type!r}")
+        if config.min >= config.max:
+            raise ValueError(f"parameter {name!r}: min {config.min} must be less than max {config.max}")
+        if config.step <= 0:
+            raise ValueError(f"parameter {name!r}: step must be positive")
+        if config.default is not None and not config.min <= config.default <= config.max:
+            raise ValueError(f"parameter {name!r}: default {config.default} is outside its range "
+                             f"[{config.min}, {config.max}]")
+
+    def _check_enum(self, expected: type) -> None:
+        config, name = self.config, self.name
+        if not config.options:
+            raise ValueError(f"parameter {name!r}: enum type {config.type!r} needs options")
+        if not all(matches_type(option, expected) for option in config.options):
+            raise ValueError(f"parameter {name!r}: every option must be {type_phrase(expected)} for {config.type!r}")
+        if config.default is None:
+            config.default = config.options[0]
+        elif config.default not in config.options:
+            raise ValueError(f"parameter {name!r}: default {config.default!r} is not one of its options {config.options}")
+
+    def _check_list(self, expected: type) -> None:
+        config, name = self.config, self.name
+        if config.default is not None and (not isinstance(config.default, list)
+                                           or not all(matches_type(item, expected) for item in config.default)):
+            raise ValueError(f"parameter {name!r}: default must be a list of {expected.__name__} values for {config.type!r}")
+        for option in config.options:
+            items = option if isinstance(option, list) else [option]
+            if not all(matches_type(item, expected) for item in items):
+                raise ValueError(f"parameter {name!r}: options must hold {expected.__name__} values for {config.type!r}")
+
+
+class AlgorithmConfigSchema(BaseModel):
+    """``[tool.compox]`` of a package's pyproject.toml."""
+
+    model_config = ConfigDict(extra="allow")
+
+    algorithm_type: Literal[ALGORITHM_TYPES] = "Undefined"  # type: ignore[valid-type]
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+    supported_devices: list[Literal["cpu", "gpu", "mps"]] = Field(default_factory=lambda: ["cpu"])
+    default_device: Literal["cpu", "gpu", "mps", ""] = "cpu"
+    additional_parameters: list[AdditionalParameterSchema] = Field(default_factory=list)
+    training_parameters: list[AdditionalParameterSchema] = Field(default_factory=list)
+    benchmark_outputs: list[AdditionalParameterSchema] = Field(default_factory=list)  # what benchmark() reports
+    removable: bool = False
+    exportable: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlgorithmConfigSchema:
+        if self.default_device not in self.supported_devices:
+            raise ValueError(f"default_device {self.default_device!r} is not among supported_devices "
+                             f"{self.supported_devices}")
+        for group in ("additional_parameters", "training_parameters", "benchmark_outputs"):
+            names = [parameter.name for parameter in getattr(self, group)]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise ValueError(f"{group} declares {', '.join(duplicates)} more than once")
+        return self
+
+    # Read like the dict that the records hold, too (manifest["supported_devices"]).
+    def __getitem__(self, key: str) -> Any:
+        return self.model_dump()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.model_dump().get(key, default)
+
+
+@dataclass(frozen=True)
+class PackageMetadata:
+    name: str
+    version: str
+    major: str
+    minor: int
+    manifest: AlgorithmConfigSchema
+
+
+def invalid_package(detail: str, **details) -> CompoxError:
+    return CompoxError(422, "invalid_algorithm_package", detail, **details)
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)
+
+
+def parse_manifest(tool_compox: dict) -> AlgorithmConfigSchema:
+    try:
+        return AlgorithmConfigSchema.model_validate(tool_compox)
+    except ValidationError as error:
+        raise CompoxError(422, "invalid_algorithm_config",
+                          f"[tool.compox] is invalid: {_describe_validation_error(error)}") from None
+
+
+def read_package_metadata(root: Path) -> PackageMetadata:
+    """Parse and check ``root/pyproject.toml``; CompoxError 422 naming what is wrong."""
+    pyproject_path = Path(root) / "pyproject.toml"
+    if not pyproject_path.is_file():
+        raise invalid_package("The package has no pyproject.toml at its root.")
+    try:
+        pyproject = tomllib.loads(pyproject_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise invalid_package(f"pyproject.toml is not valid TOML: {error}") from None
+    project = pyproject.get("project")
+    if not isinstance(project, dict):
+        raise invalid_package("pyproject.toml has no [project] table.")
+    name, version = project.get("name"), project.get("version")
+    if not isinstance(name, str) or not ALGORITHM_NAME.match(name):
+        raise invalid_package(f"[project] name {name!r} is missing or invalid: use letters, digits, '.', '_', '-'.")
+    if not isinstance(version, str):
+        raise invalid_package("[project] version is missing; write it as \"X.Y.Z\".")
+    try:
+        release = Version(version).release
+    except InvalidVersion:
+        raise invalid_package(f"[project] version {version!r} is not a version such as \"1.2.0\".") from None
+    tool_compox = pyproject.get("tool", {}).get("compox", {})
+    if not isinstance(tool_compox, dict):
+        raise CompoxError(422, "invalid_algorithm_config", "[tool.compox] must be a table.")
+    return PackageMetadata(name=name, version=version, major=str(release[0]),
+                           minor=release[1] if len(release) > 1 else 0, manifest=parse_manifest(tool_compox))

@@ -1,0 +1,40 @@
+"""Trainings: submit, read, follow (server-sent events), stop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
+
+from compox_ray.api.deps import ServicesDep
+from compox_ray.api.sse import event_stream_response, last_event_id
+from compox_ray.schemas import ErrorBody, IncomingTrainingRequest, ResponseMessage, TrainingRecord, TrainingResponse
+from compox_ray.services.trainings import training_record
+
+router = APIRouter(prefix="/api/v0", tags=["training"])
+_ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+@router.post("/train-algorithm", responses=_ERRORS)
+async def train_algorithm(request: IncomingTrainingRequest, services: ServicesDep) -> TrainingResponse:
+    return TrainingResponse(training_id=await services.trainings.submit(request))
+
+
+@router.get("/training/{training_id}", responses=_ERRORS)
+async def read_training(training_id: str, services: ServicesDep) -> TrainingRecord:
+    return training_record(await services.trainings.get(training_id))
+
+
+@router.get("/training/{training_id}/events", responses=_ERRORS, response_class=StreamingResponse)
+async def follow_training(training_id: str, services: ServicesDep,
+                          last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None
+                          ) -> StreamingResponse:
+    """text/event-stream of the record on every change, ending after a terminal status."""
+    return event_stream_response(await services.trainings.events(training_id, last_event_id(last_event_id_header)))
+
+
+@router.post("/training/{training_id}/stop", responses=_ERRORS)
+async def stop_training(training_id: str, services: ServicesDep) -> ResponseMessage:
+    await services.trainings.stop(training_id)
+    return ResponseMessage(detail="Stop request posted successfully")

@@ -1,0 +1,101 @@
+"""Executions: validate a request, write the PENDING record, hand it to the Dispatcher; read,
+stream and stop them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import ray
+
+from compox_ray import ids, timestamps
+from compox_ray.algorithms.parameters import resolve_parameters
+from compox_ray.errors import CompoxError, not_found
+from compox_ray.runtime.devices import resolve_device_class
+from compox_ray.schemas import ExecutionRecord, IncomingExecutionRequest
+from compox_ray.services.events import event_stream
+from compox_ray.storage.run_records import log_line
+
+_GPU_COUNT_TTL_S = 5.0
+
+
+def execution_record(row: dict) -> ExecutionRecord:
+    fields = {name: row.get(name) for name in ExecutionRecord.model_fields}
+    fields["time_started"] = timestamps.iso(row["time_started"])
+    fields["time_completed"] = timestamps.iso(row["time_completed"]) or ""
+    return ExecutionRecord(**fields)
+
+
+class ExecutionService:
+    def __init__(self, settings, records, dispatcher, algorithms, checkpoints):
+        self.settings = settings
+        self.records = records
+        self.dispatcher = dispatcher
+        self.algorithms = algorithms
+        self.checkpoints = checkpoints
+        self._gpus: tuple[float, float] = (0.0, -_GPU_COUNT_TTL_S)  # (count, when read)
+
+    async def cluster_gpus(self) -> float:
+        count, read_at = self._gpus
+        if time.monotonic() - read_at > _GPU_COUNT_TTL_S:
+            resources = await asyncio.to_thread(ray.cluster_resources)
+            count = resources.get("GPU", 0.0)
+            self._gpus = (count, time.monotonic())
+        return count
+
+    async def submit(self, request: IncomingExecutionRequest) -> str:
+        # Shielded: once accepted, a client that hangs up cannot leave a half-submitted execution.
+        return await asyncio.shield(self._submit(request))
+
+    async def _submit(self, request: IncomingExecutionRequest) -> str:
+        version = await self.algorithms.require_version(request.algorithm_id, request.algorithm_minor_version)
+        if request.checkpoint_id is not None:
+            await self.checkpoints.require_for(request.checkpoint_id, version["algorithm_id"])
+        manifest = version["manifest"]
+        parameters, warnings = resolve_parameters(manifest.get("additional_parameters") or [],
+                                                  request.additional_parameters)
+        device_class, device_warnings = resolve_device_class(
+            request.execution_device_override, manifest.get("supported_devices") or [],
+            manifest.get("default_device"), await self.cluster_gpus())
+        execution_id = ids.new_id()
+        record = {
+            "execution_id": execution_id,
+            "algorithm_id": version["algorithm_id"],
+            "algorithm_minor_version": version["algorithm_minor_version"],
+            "checkpoint_id": request.checkpoint_id,
+            "input_dataset_ids": request.input_dataset_ids,
+            "execution_device_override": request.execution_device_override,
+            "device_class": device_class,
+            "additional_parameters": parameters,
+            "session_token": request.session_token or ids.new_id(),
+            "time_started": timestamps.now(),
+            "log": "".join(log_line(w, "WARNING") for w in warnings + device_warnings),
+        }
+        missing = await self.records.create_execution.remote(record)
+        if missing:
+            raise not_found("input_datasets_not_found", f"{len(missing)} input dataset(s) were not found.",
+                            missing_dataset_ids=missing)
+        await self.dispatcher.submit.remote(execution_id)
+        return execution_id
+
+    async def get(self, execution_id: str) -> dict:
+        row = await self.records.get_execution.remote(execution_id) if ids.is_valid_id(execution_id) else None
+        if row is None:
+            raise not_found("execution_record_not_found", f"Execution {execution_id[:64]!r} was not found.")
+        return row
+
+    async def list(self, session_token: str | None, status: str | None, limit: int) -> list[dict]:
+        return await self.records.list_executions.remote(session_token, status, limit)
+
+    async def stop(self, execution_id: str) -> None:
+        await self.get(execution_id)
+        await self.records.request_stop.remote(execution_id)
+
+    async def events(self, execution_id: str, last_event_id: int) -> AsyncIterator[str]:
+        """Server-sent events: the record on every change, from after ``last_event_id`` to the end."""
+        await self.get(execution_id)
+        return event_stream("execution", lambda after: self.records.execution_events.remote(execution_id, after),
+                            lambda after: self.records.wait_execution_change.remote(execution_id, after, 15.0),
+                            lambda row: execution_record(row).model_dump_json(), last_event_id)
+

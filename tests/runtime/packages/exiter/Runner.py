@@ -1,0 +1,14 @@
+import os
+
+import numpy as np
+
+from compox.algorithm_utils.Image2ImageRunner import Image2ImageRunner
+
+
+class Runner(Image2ImageRunner):
+    def load_assets(self):
+        pass
+
+    def inference(self, data: np.ndarray, args: dict | None = None) -> np.ndarray:
+        self.set_progress(0.2)
+        os._exit(1)

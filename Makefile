@@ -21,7 +21,7 @@ test: install
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 size-report:
 	@find compox_ray tests benchmarks -name '*.py' -exec wc -l {} + | sort -rn | awk '$$2 != "total" && $$1 > 400'

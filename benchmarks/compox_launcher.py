@@ -35,9 +35,9 @@ def compox_settings(args: argparse.Namespace):
             "collection_prefix": args.collection_prefix,
             "access_key_id": args.access_key,
             "secret_access_key": args.secret_key,
-            "backend_settings": {"provider": "minio", "start_instance": False,
-                                 "s3_endpoint_url": args.s3_endpoint,  # no region: loopback S3 refuses
-                                 "storage_path": os.path.join(args.workdir, "store")},  # a LocationConstraint
+            # No region: S3 servers on loopback refuse a bucket's LocationConstraint.
+            "backend_settings": {"provider": "minio", "start_instance": False, "s3_endpoint_url": args.s3_endpoint,
+                                 "storage_path": os.path.join(args.workdir, "store")},
         },
         inference={"device": "cpu", "backend_settings": {"executor": "fastapi_background_tasks"}},
     )

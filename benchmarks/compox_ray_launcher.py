@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--blob-uri")
-    parser.add_argument("--ray-cpus", type=int, default=4, help="logical CPUs Ray may schedule")
+    # Logical CPUs: enough for four 1-CPU trainings beside the Api and runner replicas (the
+    # scheduling figure); the machine's cores are what they are.
+    parser.add_argument("--ray-cpus", type=int, default=8, help="logical CPUs Ray may schedule")
     parser.add_argument("--object-store-mib", type=int, default=512)
     parser.add_argument("--direct-ingress", action="store_true", help="the Api replica serves port P itself")
     args = parser.parse_args(argv)

@@ -24,6 +24,11 @@ class Results:
         self.figures.setdefault(figure.name, figure)
         self.values[(figure.name, store, server)] = value
 
+    def copy_column(self, from_store: str, to_store: str, server: str) -> None:
+        for (name, store, of), value in list(self.values.items()):
+            if store == from_store and of == server:
+                self.values[(name, to_store, server)] = value
+
     def stores(self) -> list[str]:
         return list(dict.fromkeys(store for _, store, _ in self.values))
 

@@ -1,11 +1,12 @@
 """``make bench``: the same client workload against Compox 3.2.0 and compox_ray, one table of ratios.
 
     python -m benchmarks.run_all [--quick] [--only files,training] [--stores local,S3]
-                                 [--serve-env RAY_SERVE_...=1] [--no-write]
+                                 [--direct-ingress] [--serve-env RAY_SERVE_...=1] [--no-write]
 
 Builds the peer once (``benchmarks/.peer/``), starts one moto S3 server on 127.0.0.1, then for each
 store runs Compox and compox_ray in turn (each started for its turn and stopped after it) and
-prints figure | store | Compox | compox_ray | ratio | goal. The table, the machine and notes on
+prints figure | store | Compox | compox_ray | ratio | goal; ``--direct-ingress`` adds a pass of
+compox_ray with Serve's direct ingress, set against the same Compox figures. The table, the machine and notes on
 where the time went are written to ``benchmarks/results/<date>.md`` (``<date>-quick.md`` with
 --quick). Every process started here is stopped at the end, also on errors, SIGTERM and Ctrl-C.
 """
@@ -32,7 +33,7 @@ import ray  # noqa: E402
 from benchmarks import bench_packages, peer  # noqa: E402
 from benchmarks.client import NotAvailable  # noqa: E402
 from benchmarks.figures import Context, Target, Workload, all_workloads  # noqa: E402
-from benchmarks.processes import machine_description  # noqa: E402
+from benchmarks.processes import ProcessTreeCpu, machine_description  # noqa: E402
 from benchmarks.report import Results, document, table  # noqa: E402
 from benchmarks.targets import PAIRS, running  # noqa: E402
 from tests.servers import S3Server  # noqa: E402
@@ -44,12 +45,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="64 MiB files only, fewer repetitions, a 128^3 denoiser job, 1 and 4 trainings")
+    parser.add_argument("--sizes", help="comma-separated file sizes in MiB (default 64, or 64,1024 without --quick)")
     parser.add_argument("--only", help="comma-separated workloads: " + ", ".join(w.name for w in all_workloads()))
     parser.add_argument("--stores", default="local,S3", help="comma-separated: local, S3")
     parser.add_argument("--serve-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the compox_ray server (opt-in Serve modes)")
     parser.add_argument("--direct-ingress", action="store_true",
-                        help="compox_ray's Api replica serves HTTP itself (Serve's direct ingress; one replica)")
+                        help="also run compox_ray with Serve's direct ingress (its Api replica serves HTTP itself)")
     parser.add_argument("--max-minutes", type=float, help="skip the remaining workloads after this long")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     return parser.parse_args(argv)
@@ -57,7 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def context_for(args: argparse.Namespace, work_dir: Path) -> Context:
     return Context(quick=args.quick, work_dir=work_dir, packages=bench_packages.prepare(),
-                   sizes_mib=[64] if args.quick else [64, 1024], repetitions=2 if args.quick else 3,
+                   sizes_mib=[int(size) for size in args.sizes.split(",")] if args.sizes
+                   else [64] if args.quick else [64, 1024],
+                   repetitions=2 if args.quick else 3,
                    training_counts=[1, 4] if args.quick else [1, 2, 4, 8])
 
 
@@ -70,7 +74,12 @@ def run_workload(workload: Workload, target: Target, context: Context, results: 
         print(f"  {label}: {workload.name} ...", flush=True)
         start = time.perf_counter()
         try:
-            values = workload.run(target, context)
+            client_cpu_s = time.process_time()  # this process only (the servers are its children)
+            with ProcessTreeCpu(target.root_pid) as cpu:
+                values = workload.run(target, context)
+            target.notes.append(f"{workload.name}: {time.perf_counter() - start:.1f} s wall; server CPU "
+                                f"{sum(cpu.seconds.values()):.1f} s ({cpu.summary(4)}); client CPU "
+                                f"{time.process_time() - client_cpu_s:.1f} s")
         except NotAvailable as missing:
             values = {f.name: f"n/a ({missing})" for f in figures}
         except Exception as error:  # one failing figure must not stop the others
@@ -112,18 +121,22 @@ def main(argv: list[str] | None = None) -> int:
         for store in stores:
             if store not in dict(PAIRS):
                 raise SystemExit(f"unknown store {store!r}: choose from {', '.join(dict(PAIRS))}")
-            for server_kind in ("Compox", "compox_ray"):
-                print(f"benchmarks: starting {server_kind} ({store})", flush=True)
+            passes = [("Compox", store, []), ("compox_ray", store, [])]
+            if args.direct_ingress:  # a second compox_ray pass, set against the same Compox figures
+                passes.append(("compox_ray", f"{store}, direct ingress", ["--direct-ingress"]))
+            for server_kind, label, extra_args in passes:
+                print(f"benchmarks: starting {server_kind} ({label})", flush=True)
                 try:
-                    with running(server_kind, store, work_dir, s3, log_dir, extra_env,
-                                 ["--direct-ingress"] if args.direct_ingress else []) as target:
+                    with running(server_kind, store, label, work_dir, s3, log_dir, extra_env, extra_args) as target:
                         for workload in workloads:
                             run_workload(workload, target, context, results, deadline)
                 except (RuntimeError, TimeoutError) as error:  # the server did not start
                     traceback.print_exc()
                     for workload in workloads:
                         for figure in workload.figures(context):
-                            results.add(figure, store, server_kind, f"n/a (server did not start: {str(error)[:80]})")
+                            results.add(figure, label, server_kind, f"n/a (server did not start: {str(error)[:80]})")
+                if label != store:
+                    results.copy_column(store, label, "Compox")
 
     run = {"date": datetime.date.today().isoformat(), "quick": args.quick, "duration_s": time.monotonic() - started,
            "command": "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -35,6 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from compox_ray.deploy_client import DeployFailed, deploy_package
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per package is what the user wants
     overrides = {"algorithm_name": args.name, "algorithm_major_version": args.major, "removable": args.removable,
                  "exportable": args.exportable}
     failures = 0

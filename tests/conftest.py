@@ -73,7 +73,8 @@ def local_server(serve_port, tmp_path_factory) -> Server:
 
 @pytest.fixture(scope="session")
 def s3_app_server(serve_port, s3_server, tmp_path_factory) -> Server:
-    return _run_app("s3", "/s3", serve_port, data_dir=tmp_path_factory.mktemp("s3"),
+    # No GPU runner here: the local app's takes half of the one logical GPU, trainings share the rest.
+    return _run_app("s3", "/s3", serve_port, data_dir=tmp_path_factory.mktemp("s3"), gpu_runners=False,
                     max_upload_bytes=32 * 2**20, **s3_server.settings("compox-tests"))
 
 

@@ -76,7 +76,8 @@ class Runner(Image2ImageRunner):
             for entry in sample.get_file_list():
                 source, target = self.read_volume(entry["input"]), self.read_volume(entry["target"])
                 if source.shape != target.shape:
-                    raise ValueError(f"Sample {sample.sample_id}: input {source.shape} and target {target.shape} differ.")
+                    raise ValueError(f"Sample {sample.sample_id}: input {source.shape} and target "
+                                     f"{target.shape} differ.")
                 offset, scale = normalisation(source)
                 pairs.append(((source - offset) / scale, (target - offset) / scale))
         return pairs
@@ -140,7 +141,7 @@ def split_along_depth(pairs: list, fraction: float, patch: int) -> tuple[list, l
 @torch.no_grad()
 def validation_loss(model: torch.nn.Module, pairs: list, device: torch.device) -> float:
     model.eval()
-    losses = [float(np.mean((denoise_volume(model, source, device, tile=64) - target) ** 2)) for source, target in pairs]
+    losses = [np.mean((denoise_volume(model, source, device, tile=64) - target) ** 2) for source, target in pairs]
     return float(np.mean(losses))
 
 

@@ -126,7 +126,9 @@ def _records(settings: Settings):
 def checkpoint_assets(settings: Settings, checkpoint_id: str, algorithm_id: str | None = None) -> dict[str, str]:
     """A checkpoint's assets as {relative path: blob key}; CompoxError 404 checkpoint_not_found, or
     422 checkpoint_algorithm_mismatch when it was trained from another algorithm than ``algorithm_id``."""
-    record = ray.get(_records(settings).get_checkpoint.remote(checkpoint_id)) if ids.is_valid_id(checkpoint_id) else None
+    record = None
+    if ids.is_valid_id(checkpoint_id):
+        record = ray.get(_records(settings).get_checkpoint.remote(checkpoint_id))
     if record is None:
         raise CompoxError(404, "checkpoint_not_found", f"Checkpoint {checkpoint_id[:64]!r} was not found.",
                           checkpoint_id=checkpoint_id)
@@ -177,7 +179,8 @@ def load_algorithm_from_folder(folder: Path | str, device: str = "cpu",
     ``replaced_assets`` ({asset path: local file}) stands in for a checkpoint's assets."""
     folder = Path(folder).resolve()
     metadata = read_package_metadata(folder)
-    files = [PackageFile(relative, _hash_file(path), path.stat().st_size) for relative, path in iter_folder_files(folder)]
+    files = [PackageFile(relative, _hash_file(path), path.stat().st_size)
+             for relative, path in iter_folder_files(folder)]
     if "Runner.py" not in {file.path for file in files}:
         raise CompoxError(422, "invalid_algorithm_package", f"{folder} has no Runner.py.")
     assets = PackageAssets(folder, [file.path for file in files if is_asset_path(file.path)], replaced_assets)

@@ -105,7 +105,8 @@ class AdditionalParameterSchema(BaseModel):
             raise ValueError(f"parameter {name!r}: range type {config.type!r} needs {', '.join(missing)}")
         wrong = [key for key, value in bounds.items() if not matches_type(value, expected)]
         if wrong:
-            raise ValueError(f"parameter {name!r}: {', '.join(wrong)} must be {type_phrase(expected)} for {config.type!r}")
+            raise ValueError(f"parameter {name!r}: {', '.join(wrong)} must be {type_phrase(expected)} "
+                             f"for {config.type!r}")
         if config.min >= config.max:
             raise ValueError(f"parameter {name!r}: min {config.min} must be less than max {config.max}")
         if config.step <= 0:
@@ -123,17 +124,20 @@ class AdditionalParameterSchema(BaseModel):
         if config.default is None:
             config.default = config.options[0]
         elif config.default not in config.options:
-            raise ValueError(f"parameter {name!r}: default {config.default!r} is not one of its options {config.options}")
+            raise ValueError(f"parameter {name!r}: default {config.default!r} is not one of its options "
+                             f"{config.options}")
 
     def _check_list(self, expected: type) -> None:
         config, name = self.config, self.name
         if config.default is not None and (not isinstance(config.default, list)
                                            or not all(matches_type(item, expected) for item in config.default)):
-            raise ValueError(f"parameter {name!r}: default must be a list of {expected.__name__} values for {config.type!r}")
+            raise ValueError(f"parameter {name!r}: default must be a list of {expected.__name__} values "
+                             f"for {config.type!r}")
         for option in config.options:
             items = option if isinstance(option, list) else [option]
             if not all(matches_type(item, expected) for item in items):
-                raise ValueError(f"parameter {name!r}: options must hold {expected.__name__} values for {config.type!r}")
+                raise ValueError(f"parameter {name!r}: options must hold {expected.__name__} values "
+                                 f"for {config.type!r}")
 
 
 class AlgorithmConfigSchema(BaseModel):

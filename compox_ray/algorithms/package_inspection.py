@@ -56,8 +56,9 @@ def inspect_package(settings: Settings, digest: str, files: list[dict]) -> dict:
     try:
         module = acquire_namespace(root, digest).import_module("Runner")
     except BaseException as error:  # SystemExit from a package's import is a failure like any other
+        where = _where_in_package(error, root)
         return {"ok": False, "code": "algorithm_import_failed",
-                "detail": f"Runner.py failed to import: {type(error).__name__}: {error}{_where_in_package(error, root)}"}
+                "detail": f"Runner.py failed to import: {type(error).__name__}: {error}{where}"}
     problem = check_runner_class(module)
     if problem:
         return {"ok": False, "code": "invalid_algorithm_package", "detail": problem}

@@ -75,9 +75,8 @@ async def deploy_zip(_: AdminDep, request: Request, services: ServicesDep,
                      overrides: OverridesDep) -> AlgorithmDeployResponse:
     """Deploy a package zip sent as the raw body (what ``compox-ray deploy`` sends)."""
     length = request.headers.get("content-length")
-    result = await services.algorithms.deploy_zip(request.stream(), int(length) if length and length.isdigit() else None,
-                                                  overrides)
-    return deploy_response(result)
+    size = int(length) if length and length.isdigit() else None
+    return deploy_response(await services.algorithms.deploy_zip(request.stream(), size, overrides))
 
 
 @router.get("/{deploy_id}", responses=_ERRORS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from compox_ray.api.deps import ServicesDep
 from compox_ray.schemas import ErrorBody, FileUploadResponse, ResponseMessage, UrlResponse
@@ -23,9 +23,11 @@ async def upload_file(request: Request, services: ServicesDep) -> FileUploadResp
 
 
 @router.get("/api/v0/files/{file_id}", responses=_ERRORS, response_class=StreamingResponse)
-async def download_file(file_id: str, services: ServicesDep) -> StreamingResponse:
-    record, chunks = await services.files.download(file_id)
-    return StreamingResponse(chunks, media_type="application/octet-stream",
+async def download_file(file_id: str, services: ServicesDep) -> Response:
+    record, body = await services.files.download(file_id)
+    if isinstance(body, bytes):
+        return Response(body, media_type="application/octet-stream")
+    return StreamingResponse(body, media_type="application/octet-stream",
                              headers={"Content-Length": str(record["size"])})
 
 

@@ -22,6 +22,7 @@ import ray
 from ray import serve
 
 from compox_ray import timestamps
+from compox_ray.runtime.periodic import every
 from compox_ray.runtime.runner_deployment import failure_message, runner_key
 from compox_ray.settings import Settings
 from compox_ray.singletons import singleton
@@ -44,7 +45,8 @@ class Dispatcher:
 
     async def start(self) -> None:
         if self._maintenance is None:
-            self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
+            self._maintenance = asyncio.get_running_loop().create_task(
+                every(self.settings.lease_s / 3, self.reconcile, "reconcile executions"))
 
     def _handle(self, device_class: str):
         if device_class not in self._handles:
@@ -74,14 +76,6 @@ class Dispatcher:
             await self.records.finish_execution.remote(execution_id, "FAILED", message=reason, level="ERROR")
         finally:
             self.inflight.pop(execution_id, None)
-
-    async def _maintain(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:  # keep the loop alive: the next round retries
-                logger.exception("reconcile failed")
-            await asyncio.sleep(self.settings.lease_s / 3)
 
     async def reconcile(self) -> None:
         now = timestamps.now()

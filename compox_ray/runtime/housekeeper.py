@@ -15,6 +15,7 @@ import logging
 import ray
 
 from compox_ray import timestamps
+from compox_ray.runtime.periodic import every
 from compox_ray.settings import Settings
 from compox_ray.singletons import singleton
 from compox_ray.storage.blobs import open_blob_store
@@ -33,15 +34,8 @@ class Housekeeper:
 
     async def start(self) -> None:
         if self._loop is None:
-            self._loop = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.sweep_interval_s)
-            try:
-                await self.sweep_now()
-            except Exception:  # keep sweeping: one failed round must not end the loop
-                logger.exception("sweep failed")
+            self._loop = asyncio.get_running_loop().create_task(
+                every(self.settings.sweep_interval_s, self.sweep_now, "sweep"))
 
     async def sweep_now(self, at: float | None = None) -> int:
         """One sweep as if the time were ``at`` (default now); the number of blobs deleted."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import pickle
 import shutil
 import tempfile
 import threading
@@ -23,6 +24,7 @@ import ray
 
 from compox_ray import ids, timestamps
 from compox_ray.runners.context import RunStopped
+from compox_ray.runtime.sessions import real_nbytes
 from compox_ray.storage.blobs import BlobStore
 from compox_ray.storage.file_records import file_blob_key
 from compox_ray.storage.run_records import log_line
@@ -115,14 +117,18 @@ class BaseRunContext:
         self._flush(force=True)
 
     # -- session --------------------------------------------------------------------------------
+    # Items travel pickled: their classes may live in the algorithm's package, which only the
+    # processes that run it have imported (not the SessionManager).
     def session_get(self, key: str) -> Any:
         found, value = ray.get(self._sessions.get.remote(self.session_token, key))
         if not found:
             raise KeyError(value)
-        return value
+        return pickle.loads(value)
 
     def session_put(self, key: str, value: Any) -> None:
-        ray.get(self._sessions.put.remote(self.session_token, key, to_cpu(value)))
+        value = to_cpu(value)
+        ray.get(self._sessions.put.remote(self.session_token, key, pickle.dumps(value, protocol=5),
+                                          real_nbytes(value)))
 
     def session_remove(self, key: str) -> None:
         ray.get(self._sessions.remove.remote(self.session_token, key))

@@ -142,14 +142,16 @@ class AlgorithmRunner:
         return {"replica_id": self.replica_id, "load_count": self.load_count, "device": self.device_label}
 
 
-@serve.deployment(name="RunnerCpu", num_replicas=1, max_ongoing_requests=2,
+# A replica being shut down does not wait long for runs in flight: their records end FAILED either
+# way (the Dispatcher's call fails), and a stopping server should stop promptly.
+@serve.deployment(name="RunnerCpu", num_replicas=1, max_ongoing_requests=2, graceful_shutdown_timeout_s=3,
                   ray_actor_options={"num_cpus": 1})  # defaults; the Serve config YAML overrides
 class RunnerCpu(AlgorithmRunner):
     def __init__(self, settings: Settings):
         super().__init__(settings, "cpu")
 
 
-@serve.deployment(name="RunnerGpu", num_replicas=1, max_ongoing_requests=2,
+@serve.deployment(name="RunnerGpu", num_replicas=1, max_ongoing_requests=2, graceful_shutdown_timeout_s=3,
                   ray_actor_options={"num_cpus": 0, "num_gpus": 0.5})
 class RunnerGpu(AlgorithmRunner):
     def __init__(self, settings: Settings):

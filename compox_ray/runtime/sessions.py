@@ -1,7 +1,8 @@
 """SessionManager: one detached actor pinned to the head node (num_cpus=0).
 
 Owns: every session cache (token -> items), so the same token reaches the same cache from any
-replica on any node. Holds CPU copies (the runtime moves tensors to the CPU before ``put``).
+replica on any node. Holds CPU copies, pickled by the run context (the runtime moves tensors to the
+CPU first), so it never imports an algorithm's classes; sizes are the items' real bytes.
 Caps (Compox's defaults, configurable): ``session_max_count`` sessions, ``session_max_items``
 items and ``session_max_bytes`` real bytes per session, ``session_ttl_s`` from last use. Using a
 session never evicts it; the least recently used other session goes first. A key that was evicted
@@ -91,8 +92,9 @@ class SessionManager:
             return False, f"session {token} was dropped ({self.gone[token]}); it starts empty again"
         return False, f"session item {key!r} was never stored in session {token}"
 
-    def put(self, token: str, key: str, value: Any) -> None:
-        nbytes = real_nbytes(value)
+    def put(self, token: str, key: str, value: Any, nbytes: int | None = None) -> None:
+        """``nbytes``: the item's real size where ``value`` is its pickled form."""
+        nbytes = real_nbytes(value) if nbytes is None else nbytes
         limit = self.settings.session_max_bytes
         if nbytes > limit:
             raise ValueError(f"session item {key!r} has {nbytes} bytes, more than the {limit} a session may hold")

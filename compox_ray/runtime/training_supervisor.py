@@ -20,6 +20,7 @@ import logging
 import ray
 
 from compox_ray import ids, timestamps
+from compox_ray.runtime.periodic import every
 from compox_ray.runtime.runner_deployment import failure_message
 from compox_ray.runtime.training_task import run_training
 from compox_ray.settings import Settings
@@ -41,7 +42,8 @@ class TrainingSupervisor:
 
     async def start(self) -> None:
         if self._maintenance is None:
-            self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
+            self._maintenance = asyncio.get_running_loop().create_task(
+                every(self.settings.lease_s / 3, self.reconcile, "reconcile trainings"))
 
     async def submit(self, training_id: str) -> None:
         await self.start()
@@ -91,14 +93,6 @@ class TrainingSupervisor:
                 return
             ray.cancel(ref, force=force)
             await asyncio.sleep(self.settings.training_stop_grace_s)
-
-    async def _maintain(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:  # keep the loop alive: the next round retries
-                logger.exception("reconcile failed")
-            await asyncio.sleep(self.settings.lease_s / 3)
 
     async def reconcile(self) -> None:
         now = timestamps.now()

@@ -95,10 +95,10 @@ class AlgorithmService:
 
     async def require_version(self, algorithm_id: str, minor: str | None) -> dict:
         """One version's record (RecordStore.get_algorithm_version); 404 algorithm_not_found."""
-        version = (await self.records.get_algorithm_version.remote(algorithm_id, minor)
-                   if ids.is_valid_id(algorithm_id) else None)
+        known_id = ids.is_valid_id(algorithm_id)
+        version = await self.records.get_algorithm_version.remote(algorithm_id, minor) if known_id else None
         if version is None:
-            if minor is not None and ids.is_valid_id(algorithm_id) and await self.records.get_algorithm.remote(algorithm_id):
+            if minor is not None and known_id and await self.records.get_algorithm.remote(algorithm_id):
                 raise not_found("algorithm_not_found", f"Algorithm {algorithm_id} has no minor version {minor!r}.",
                                 algorithm_id=algorithm_id, algorithm_minor_version=minor)
             raise not_found("algorithm_not_found", f"Algorithm {algorithm_id[:64]!r} was not found.",
@@ -129,7 +129,8 @@ class AlgorithmService:
         unknown = sorted(set(record["assets"]) - paths)
         if unknown:
             raise CompoxError(400, "invalid_checkpoint", f"Checkpoint {checkpoint_id} replaces {unknown}, which minor "
-                              f"version {version['algorithm_minor_version']} does not have.", checkpoint_id=checkpoint_id)
+                              f"version {version['algorithm_minor_version']} does not have.",
+                              checkpoint_id=checkpoint_id)
         return dict(record["assets"])
 
     def _write_export(self, version: dict, replacements: dict[str, str], target: Path) -> None:

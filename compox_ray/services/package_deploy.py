@@ -71,8 +71,11 @@ class PackageDeployer:
                    "removable": manifest.removable if overrides.removable is None else overrides.removable,
                    "exportable": manifest.exportable if overrides.exportable is None else overrides.exportable}
         if await self.records.latest_package_digest.remote(name, major) != staged.digest:
-            await self.records.mark_content_pending.remote([file.sha256 for file in staged.files], timestamps.now())
+            shas = [file.sha256 for file in staged.files]
+            await self.records.mark_content_pending.remote(shas, timestamps.now())
             await self._upload(staged)
+            # Fresh protection for the check and the registration, however long the upload took.
+            await self.records.mark_content_pending.remote(shas, timestamps.now())
             await self._check_code(staged)
         result = await self.records.register_algorithm_version.remote(package, timestamps.now())
         if result["created"]:
@@ -94,10 +97,7 @@ class PackageDeployer:
                 await self.blobs.put_file(content_blob_key(sha256), unique[sha256])
 
         missing = [sha256 for sha256, is_absent in zip(unique, await asyncio.gather(*map(absent, unique))) if is_absent]
-        if missing:
-            # The first write may create the bucket, which BlobStore does not guard against a race.
-            await upload(missing[0])
-            await asyncio.gather(*map(upload, missing[1:]))
+        await asyncio.gather(*map(upload, missing))
 
     async def _check_code(self, staged: StagedPackage) -> None:
         files = [file.as_record() for file in staged.files]
@@ -113,13 +113,20 @@ class PackageDeployer:
         if not outcome["ok"]:
             raise CompoxError(422, outcome["code"], outcome["detail"])
 
-    async def deploy_path(self, path: Path, overrides: DeployOverrides) -> dict:
+    async def _deploy_staged_from(self, stage, source: Path, overrides: DeployOverrides,
+                                  remove_source: bool = False) -> dict:
         staging = self._staging_dir()
         try:
-            staged = await asyncio.to_thread(stage_path, path, staging, self.limits)
+            staged = await asyncio.to_thread(stage, source, staging, self.limits)
             return await self.deploy_staged(staged, overrides)
         finally:
             await asyncio.to_thread(remove_staging, staging)
+            if remove_source:
+                source.unlink(missing_ok=True)
+
+    async def deploy_path(self, path: Path, overrides: DeployOverrides) -> dict:
+        # Shielded: a client that hangs up does not stop a deploy halfway (nor leave staging behind).
+        return await asyncio.shield(self._deploy_staged_from(stage_path, path, overrides))
 
     async def deploy_zip_stream(self, chunks: AsyncIterator[bytes], content_length: int | None,
                                 overrides: DeployOverrides) -> dict:
@@ -129,7 +136,6 @@ class PackageDeployer:
             raise too_large(limit)
         self.settings.spool_dir.mkdir(parents=True, exist_ok=True)
         spool = self.settings.spool_dir / f"{uuid.uuid4().hex}.zip"
-        staging = self._staging_dir()
         try:
             size = 0
             with open(spool, "wb") as out:
@@ -140,11 +146,11 @@ class PackageDeployer:
                     await asyncio.to_thread(out.write, chunk)
             if size == 0:
                 raise CompoxError(422, "invalid_algorithm_package", "The request body is empty; send the package zip.")
-            staged = await asyncio.to_thread(stage_zip, spool, staging, self.limits)
-            return await self.deploy_staged(staged, overrides)
-        finally:
+        except BaseException:
             spool.unlink(missing_ok=True)
-            await asyncio.to_thread(remove_staging, staging)
+            raise
+        # Once the whole body is here, the deploy finishes even if the client hangs up.
+        return await asyncio.shield(self._deploy_staged_from(stage_zip, spool, overrides, remove_source=True))
 
     # -- server-side paths ------------------------------------------------------------------------
     def confined_path(self, path_text: str) -> Path:

@@ -51,7 +51,10 @@ class BlobStore:
             else:
                 bucket = self.root.split("/", 1)[0]
                 if not self.fs.exists(bucket):
-                    self.fs.mkdir(bucket)  # no region: S3-compatible servers on loopback reject one
+                    try:
+                        self.fs.mkdir(bucket)  # no region: S3-compatible servers on loopback reject one
+                    except FileExistsError:
+                        pass  # a concurrent first write created it
             self._root_ready = True
 
     # -- writes ---------------------------------------------------------------------------------

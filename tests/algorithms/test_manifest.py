@@ -22,7 +22,8 @@ def test_metadata_of_a_valid_package(tmp_path):
 
 def test_defaults_fill_an_empty_tool_compox():
     manifest = parse_manifest({})
-    assert (manifest.algorithm_type, manifest.supported_devices, manifest.default_device) == ("Undefined", ["cpu"], "cpu")
+    assert (manifest.algorithm_type, manifest.supported_devices) == ("Undefined", ["cpu"])
+    assert manifest.default_device == "cpu" and manifest.additional_parameters == []
 
 
 def parameter(type_: str, **config) -> dict:

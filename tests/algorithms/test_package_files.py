@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from compox_ray.algorithms.package_files import PackageLimits, stage_folder, stage_zip
+from compox_ray.algorithms.package_files import PackageLimits, iter_folder_files, stage_folder, stage_zip
 from compox_ray.algorithms.package_zip import write_package_zip
-from compox_ray.algorithms.package_files import iter_folder_files
 from compox_ray.errors import CompoxError
 from tests.factories.packages import make_algorithm_package, zip_bytes, zip_folder
 

@@ -99,12 +99,12 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(client, server):
 
 
 def test_an_aborted_upload_leaves_nothing(client, server):
-    """The client sends half the body, then hangs up."""
+    """The client sends half the body, then hangs up (past the first spool batch: a spool file exists)."""
     import socket
     from urllib.parse import urlsplit
 
     before = stored_files(server)
-    payload = hdf5_bytes(volume=np.ones(2**20, np.float32))
+    payload = hdf5_bytes(volume=np.ones(3 * 2**20, np.float32))
     url = urlsplit(server.url)
     with socket.create_connection((url.hostname, url.port)) as sock:
         head = (f"POST {url.path}/api/v0/files HTTP/1.1\r\nHost: {url.hostname}\r\n"

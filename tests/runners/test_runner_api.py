@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from compox_ray.algorithms.loader import load_algorithm_from_folder
-from compox_ray.runners import LocalRunContext, RunStopped
+from compox_ray.errors import CompoxError
+from compox_ray.runners import LocalRunContext, RunStopped, use_context
+from compox_ray.runners.base_runner import run_attributes_scope
 from compox_ray.runners.hdf5_items import read_item
 
 API_TOUR = Path(__file__).resolve().parents[1] / "fixtures" / "packages" / "api_tour"
@@ -99,8 +101,6 @@ def test_a_stop_request_ends_the_run_at_its_next_report(tour, context):
 def test_parameters_are_validated_and_defaulted_like_on_the_server(tour):
     assert tour.with_defaults({}) == {"offset": 1.0, "sleep_s": 0.0, "reassign_asset": False, "forget": False}
     assert tour.with_defaults({}, training=True) == {"epochs": 2}
-    from compox_ray.errors import CompoxError
-
     with pytest.raises(CompoxError) as raised:
         tour.with_defaults({"offset": 1000})
     assert raised.value.code == "invalid_parameters" and raised.value.details["parameter"] == "offset"
@@ -127,9 +127,6 @@ def test_train_uses_dataset_temp_store_state_and_checkpoints(tour, tmp_path):
 
 def test_a_checkpoint_can_only_replace_existing_assets(tour, tmp_path):
     with LocalRunContext(tmp_path / "ckpt") as context:
-        from compox_ray.runners.base_runner import run_attributes_scope
-        from compox_ray.runners.context import use_context
-
         with use_context(context), run_attributes_scope(tour.runner):
             with pytest.raises(ValueError, match="files/unknown.bin"):
                 tour.runner.save_checkpoint({"files/unknown.bin": b"x"})

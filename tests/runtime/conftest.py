@@ -34,15 +34,20 @@ def execute(client: httpx.Client, algorithm_id: str, inputs: list[str], **reques
     return response.json()["execution_id"]
 
 
-def wait_for(client: httpx.Client, execution_id: str, statuses=TERMINAL, timeout_s: float = 60) -> dict:
+def wait_for_record(client: httpx.Client, path: str, statuses=TERMINAL, timeout_s: float = 60) -> dict:
+    """Poll an execution or training record until its status is one of ``statuses``."""
     deadline = time.monotonic() + timeout_s
     while True:
-        record = client.get(f"/api/v0/executions/{execution_id}").json()
+        record = client.get(path).json()
         if record["status"] in statuses:
             return record
         if time.monotonic() > deadline:
-            raise TimeoutError(f"execution {execution_id} still {record['status']} after {timeout_s} s: {record}")
+            raise TimeoutError(f"{path} still {record['status']} after {timeout_s} s: {record}")
         time.sleep(0.02)
+
+
+def wait_for(client: httpx.Client, execution_id: str, statuses=TERMINAL, timeout_s: float = 60) -> dict:
+    return wait_for_record(client, f"/api/v0/executions/{execution_id}", statuses, timeout_s)
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +60,26 @@ def algorithms(local_server) -> dict[str, str]:
 def s3_algorithms(s3_app_server) -> dict[str, str]:
     with s3_app_server.client() as client:
         return {name: deploy(client, PACKAGES / name) for name in ("invert",)}
+
+
+def read_events(client: httpx.Client, path: str, last_event_id: int | None = None,
+                timeout_s: float = 120) -> list[dict]:
+    """A whole server-sent event stream as [{"id", "record"}], failing if it has not ended in time."""
+    import json
+
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    deadline = time.monotonic() + timeout_s
+    events, event = [], {}
+    with client.stream("GET", path, headers=headers) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} still streaming after {timeout_s} s: {events[-1:]}")
+            if line.startswith("id: "):
+                event["id"] = int(line[4:])
+            elif line.startswith("data: "):
+                event["record"] = json.loads(line[6:])
+            elif line == "" and event:
+                events.append(event)
+                event = {}
+    return events

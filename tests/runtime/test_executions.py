@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import ray
 
 from compox_ray import ids
 from tests.factories.hdf5_files import read_hdf5
-from tests.runtime.conftest import execute, upload_slices, wait_for
+from tests.runtime.conftest import execute, read_events, upload_slices, wait_for
 from tests.servers import wait_until
 
 RNG = np.random.default_rng(7)
@@ -207,8 +208,6 @@ def test_an_execution_survives_its_client_hanging_up(local_server, algorithms):
     token = f"hangup-{ids.new_id()}"
     with local_server.client() as client:
         inputs = upload_slices(client, volume(1))
-    import json
-
     body = json.dumps({"algorithm_id": algorithms["invert"], "input_dataset_ids": inputs,
                        "session_token": token}).encode()
     url = urlsplit(local_server.url)
@@ -227,20 +226,7 @@ def test_server_sent_events_are_ordered_end_at_the_terminal_status_and_resume(lo
         inputs = upload_slices(client, volume(1))
         execution_id = execute(client, algorithms["slow_steps"], inputs,
                                additional_parameters={"steps": 10, "delay_s": 0.1})
-        events = []
-        with client.stream("GET", f"/api/v0/executions/{execution_id}/events") as stream:
-            assert stream.headers["content-type"].startswith("text/event-stream")
-            event = {}
-            for line in stream.iter_lines():
-                if line.startswith("id: "):
-                    event["id"] = int(line[4:])
-                elif line.startswith("data: "):
-                    import json
-
-                    event["record"] = json.loads(line[6:])
-                elif line == "" and event:
-                    events.append(event)
-                    event = {}
+        events = read_events(client, f"/api/v0/executions/{execution_id}/events")
         revisions = [e["id"] for e in events]
         assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
         statuses = [e["record"]["status"] for e in events]
@@ -249,7 +235,18 @@ def test_server_sent_events_are_ordered_end_at_the_terminal_status_and_resume(lo
         assert progress == sorted(progress) and progress[-1] == 1.0
 
         # Reconnecting after the third event replays exactly what came after it.
-        with client.stream("GET", f"/api/v0/executions/{execution_id}/events",
-                           headers={"Last-Event-ID": str(revisions[2])}) as stream:
-            resumed = [int(line[4:]) for line in stream.iter_lines() if line.startswith("id: ")]
-        assert resumed == revisions[3:]
+        resumed = read_events(client, f"/api/v0/executions/{execution_id}/events", last_event_id=revisions[2])
+        assert [e["id"] for e in resumed] == revisions[3:]
+
+
+def test_a_warm_algorithm_is_loaded_once(local_server, algorithms):
+    from ray import serve
+
+    runner = serve.get_deployment_handle("RunnerCpu", app_name=local_server.name)
+    with local_server.client() as client:
+        inputs = upload_slices(client, volume(1))
+        assert wait_for(client, execute(client, algorithms["invert"], inputs))["status"] == "COMPLETED"
+        loads = runner.stats.remote().result()["load_count"]
+        for _ in range(3):
+            assert wait_for(client, execute(client, algorithms["invert"], inputs))["status"] == "COMPLETED"
+        assert runner.stats.remote().result()["load_count"] == loads

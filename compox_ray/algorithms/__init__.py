@@ -1,0 +1,1 @@
+"""Algorithm packages: their metadata, staging and storage by content hash, isolated import, loading."""

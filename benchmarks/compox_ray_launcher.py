@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-cpus", type=int, default=8, help="logical CPUs Ray may schedule")
     parser.add_argument("--object-store-mib", type=int, default=512)
     parser.add_argument("--direct-ingress", action="store_true", help="the Api replica serves port P itself")
+    parser.add_argument("--tag", help="ignored: names the pass in process listings and logs")
     args = parser.parse_args(argv)
     proxy_port = args.port
     if args.direct_ingress:  # read by Serve at import, in this process and in every Ray worker

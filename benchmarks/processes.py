@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ import psutil
 
 from tests.servers import free_port, wait_until
 
-__all__ = ["ChildServer", "ProcessTreeCpu", "ProcessTreeMemory", "free_port", "wait_until"]
+__all__ = ["ChildServer", "ProcessTreeCpu", "ProcessTreeMemory", "PySpyProfiles", "free_port", "wait_until"]
 
 
 class ChildServer:
@@ -160,6 +161,66 @@ class ProcessTreeCpu:
     def summary(self, top: int = 5) -> str:
         ranked = sorted(self.seconds.items(), key=lambda item: -item[1])[:top]
         return ", ".join(f"{role} {seconds:.2f} s" for role, seconds in ranked)
+
+
+class PySpyProfiles:
+    """``py-spy record`` on every named Ray worker of a tree while in a ``with`` (``--profile``).
+
+    ``summary()`` names, per role, the functions of compox_ray found in the most samples
+    (inclusive): where a slow figure spends its time, without reading flame graphs.
+    """
+
+    def __init__(self, root_pid: int, out_dir: Path, rate_hz: int = 100):
+        self.root_pid = root_pid
+        self.out_dir = Path(out_dir)
+        self.rate_hz = rate_hz
+        self.recorders: list[tuple[str, Path, subprocess.Popen]] = []
+
+    def __enter__(self) -> PySpyProfiles:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        py_spy = str(Path(sys.executable).with_name("py-spy"))
+        with contextlib.suppress(psutil.Error):
+            for process in psutil.Process(self.root_pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    role = _role(process)
+                    if not role.startswith("ray::") or "IDLE" in role:
+                        continue
+                    output = self.out_dir / f"{role.replace(':', '_')}-{process.pid}.txt"
+                    recorder = subprocess.Popen(
+                        [py_spy, "record", "--pid", str(process.pid), "--rate", str(self.rate_hz), "--format", "raw",
+                         "--output", str(output), "--nonblocking"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    self.recorders.append((role, output, recorder))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for _, _, recorder in self.recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for _, _, recorder in self.recorders:
+            try:
+                recorder.wait(30)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+                recorder.wait(5)
+
+    def summary(self, top: int = 3) -> str:
+        parts = []
+        for role, output, _ in self.recorders:
+            counts: dict[str, int] = {}
+            total = 0
+            with contextlib.suppress(OSError):
+                for line in output.read_text().splitlines():
+                    stack, _, samples = line.rpartition(" ")
+                    total += int(samples)
+                    for frame in set(stack.split(";")):
+                        if "compox_ray/" in frame:
+                            name = frame.split(" (", 1)[0]
+                            counts[name] = counts.get(name, 0) + int(samples)
+            if total and counts:
+                ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+                parts.append(f"{role} [{total} samples]: " + ", ".join(f"{name} {100 * n / total:.0f}%"
+                                                                       for name, n in ranked))
+        return "; ".join(parts)
 
 
 def wait_until_idle(root_pid: int, busy_cores: float = 0.3, timeout_s: float = 120) -> float:

@@ -1,13 +1,14 @@
 """``make bench``: the same client workload against Compox 3.2.0 and compox_ray, one table of ratios.
 
-    python -m benchmarks.run_all [--quick] [--only files,training] [--stores local,S3]
-                                 [--direct-ingress] [--serve-env RAY_SERVE_...=1] [--no-write]
+    python -m benchmarks.run_all [--quick] [--only files,training] [--stores local,S3] [--sizes 64,1024]
+                                 [--direct-ingress] [--serve-env RAY_SERVE_...=1] [--profile] [--no-write]
 
 Builds the peer once (``benchmarks/.peer/``), starts one moto S3 server on 127.0.0.1, then for each
 store runs Compox and compox_ray in turn (each started for its turn and stopped after it) and
-prints figure | store | Compox | compox_ray | ratio | goal; ``--direct-ingress`` adds a pass of
-compox_ray with Serve's direct ingress, set against the same Compox figures. The table, the machine and notes on
-where the time went are written to ``benchmarks/results/<date>.md`` (``<date>-quick.md`` with
+prints figure | store | Compox | compox_ray | ratio | goal. ``--direct-ingress`` adds a pass of
+compox_ray with Serve's direct ingress, set against the same Compox figures. The table, the
+machine and notes on where the time went (CPU per process role; with ``--profile``, py-spy's
+busiest compox_ray functions) go to ``benchmarks/results/<date>.md`` (``<date>-quick.md`` with
 --quick). Every process started here is stopped at the end, also on errors, SIGTERM and Ctrl-C.
 """
 
@@ -33,7 +34,7 @@ import ray  # noqa: E402
 from benchmarks import bench_packages, peer  # noqa: E402
 from benchmarks.client import NotAvailable  # noqa: E402
 from benchmarks.figures import Context, Target, Workload, all_workloads  # noqa: E402
-from benchmarks.processes import ProcessTreeCpu, machine_description  # noqa: E402
+from benchmarks.processes import ProcessTreeCpu, PySpyProfiles, machine_description  # noqa: E402
 from benchmarks.report import Results, document, table  # noqa: E402
 from benchmarks.targets import PAIRS, running  # noqa: E402
 from tests.servers import S3Server  # noqa: E402
@@ -52,6 +53,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="extra environment for the compox_ray server (opt-in Serve modes)")
     parser.add_argument("--direct-ingress", action="store_true",
                         help="also run compox_ray with Serve's direct ingress (its Api replica serves HTTP itself)")
+    parser.add_argument("--also-tree", metavar="DIR",
+                        help="also run compox_ray from another checkout (e.g. before a change), same Compox figures")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy on compox_ray's Ray workers during each workload; the notes name the busiest code")
     parser.add_argument("--max-minutes", type=float, help="skip the remaining workloads after this long")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     return parser.parse_args(argv)
@@ -65,7 +70,8 @@ def context_for(args: argparse.Namespace, work_dir: Path) -> Context:
                    training_counts=[1, 4] if args.quick else [1, 2, 4, 8])
 
 
-def run_workload(workload: Workload, target: Target, context: Context, results: Results, deadline: float) -> None:
+def run_workload(workload: Workload, target: Target, context: Context, results: Results, deadline: float,
+                 profile: bool = False) -> None:
     figures = workload.figures(context)
     label = f"{target.server} ({target.store})"
     if time.monotonic() > deadline:
@@ -75,8 +81,12 @@ def run_workload(workload: Workload, target: Target, context: Context, results: 
         start = time.perf_counter()
         try:
             client_cpu_s = time.process_time()  # this process only (the servers are its children)
-            with ProcessTreeCpu(target.root_pid) as cpu:
+            profiles = PySpyProfiles(target.root_pid, context.work_dir / "profiles" / workload.name.replace(" ", "_")) \
+                if profile and target.server == "compox_ray" else contextlib.nullcontext()
+            with ProcessTreeCpu(target.root_pid) as cpu, profiles:
                 values = workload.run(target, context)
+            if isinstance(profiles, PySpyProfiles):
+                target.notes.append(f"{workload.name}, py-spy: {profiles.summary()}")
             target.notes.append(f"{workload.name}: {time.perf_counter() - start:.1f} s wall; server CPU "
                                 f"{sum(cpu.seconds.values()):.1f} s ({cpu.summary(4)}); client CPU "
                                 f"{time.process_time() - client_cpu_s:.1f} s")
@@ -121,15 +131,21 @@ def main(argv: list[str] | None = None) -> int:
         for store in stores:
             if store not in dict(PAIRS):
                 raise SystemExit(f"unknown store {store!r}: choose from {', '.join(dict(PAIRS))}")
-            passes = [("Compox", store, []), ("compox_ray", store, [])]
-            if args.direct_ingress:  # a second compox_ray pass, set against the same Compox figures
-                passes.append(("compox_ray", f"{store}, direct ingress", ["--direct-ingress"]))
-            for server_kind, label, extra_args in passes:
+            # (server, label in the table, launcher arguments, environment); extra compox_ray passes are
+            # set against the same Compox figures
+            passes = [("Compox", store, [], {}), ("compox_ray", store, [], extra_env)]
+            if args.also_tree:
+                tree = str(Path(args.also_tree).resolve())
+                passes.append(("compox_ray", f"{store}, {Path(tree).name}", ["--tag", "tree"],
+                               extra_env | {"PYTHONPATH": tree}))
+            if args.direct_ingress:
+                passes.append(("compox_ray", f"{store}, direct ingress", ["--direct-ingress"], extra_env))
+            for server_kind, label, extra_args, env in passes:
                 print(f"benchmarks: starting {server_kind} ({label})", flush=True)
                 try:
-                    with running(server_kind, store, label, work_dir, s3, log_dir, extra_env, extra_args) as target:
+                    with running(server_kind, store, label, work_dir, s3, log_dir, env, extra_args) as target:
                         for workload in workloads:
-                            run_workload(workload, target, context, results, deadline)
+                            run_workload(workload, target, context, results, deadline, args.profile)
                 except (RuntimeError, TimeoutError) as error:  # the server did not start
                     traceback.print_exc()
                     for workload in workloads:

@@ -33,7 +33,10 @@ def start_compox_ray(store: str, work_dir: Path, s3, log_dir: Path, extra_env: d
     env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": "",
                         "PYTHONPATH": str(ROOT),
                         # deploy/local reads only from allowed folders: the workload's packages and the bundled ones
-                        "COMPOX_RAY_DEPLOY_ALLOWED_DIRS": json.dumps([str(PACKAGES), str(BUNDLED)])} | extra_env
+                        "COMPOX_RAY_DEPLOY_ALLOWED_DIRS": json.dumps([str(PACKAGES), str(BUNDLED)]),
+                        # Every execution of the workload asks for the CPU: the one logical GPU is left
+                        # whole to the trainings (a GPU runner replica would hold half of it).
+                        "COMPOX_RAY_GPU_RUNNERS": "false"} | extra_env
     argv = [sys.executable, "-m", "benchmarks.compox_ray_launcher", "--port", str(port), "--data-dir", str(data_dir),
             *extra_args]
     if store == "S3":

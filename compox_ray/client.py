@@ -23,6 +23,14 @@ import numpy as np
 TERMINAL = ("COMPLETED", "FAILED", "STOPPED")
 
 
+class RunFailed(RuntimeError):
+    """A run that ended FAILED or STOPPED; ``record`` holds it, its ``log`` says why."""
+
+    def __init__(self, record: dict):
+        self.record = record
+        super().__init__(f"{record['status']}: {record.get('log', '')[-2000:]}")
+
+
 class CompoxError(RuntimeError):
     """An error answer of the server: ``status``, ``code`` (what to branch on), ``detail``."""
 
@@ -165,7 +173,8 @@ class CompoxClient:
 
     # -- following a run ------------------------------------------------------------------------
     def wait(self, record_path: str, progress: bool = True) -> dict:
-        """Follow the run's events until it ends; a line on stderr shows status and progress."""
+        """Follow the run's events until it ends; a line on stderr shows status and progress.
+        A run that does not complete raises RunFailed."""
         last_id, record = "", None
         while record is None or record["status"] not in TERMINAL:
             headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -182,4 +191,6 @@ class CompoxClient:
                             print(f"\r{record['status']:<9} {record['progress'] * 100:5.1f}%", end="", file=sys.stderr)
         if progress:
             print(file=sys.stderr)
+        if record["status"] != "COMPLETED":
+            raise RunFailed(record)
         return record

@@ -1,7 +1,8 @@
 """Training as a client sees it: sample -> train -> checkpoint, then N trainings at once.
 
-The trainer package runs 10 steps that each do a little numpy work and wait 0.2 s, as a step
-waiting on a GPU would. One training end to end includes creating its sample and reading its
+The trainer package runs 10 steps that each do a little numpy work and wait 0.5 s, as a step
+waiting on a GPU would (5 s a training: long enough that starting a worker process does not hide
+whether trainings overlap). One training end to end includes creating its sample and reading its
 checkpoint record. N trainings at once (each its own sample) are posted together; the makespan is
 set against N times the single training (one after another, which is how Compox schedules them),
 and the intervals the training code itself ran (``began``/``ended`` in each record's state, wall

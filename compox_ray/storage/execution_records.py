@@ -77,7 +77,7 @@ class ExecutionRecords(RunRecords):
             "SELECT execution_id, time_started FROM executions WHERE status = 'PENDING' ORDER BY queue_seq")
 
     async def execution_events(self, execution_id: str, after_revision: int) -> list[dict]:
-        return await self._run_events(EXECUTIONS, await self.get_execution(execution_id), after_revision)
+        return await self._run_events(EXECUTIONS, execution_id, after_revision, self.get_execution)
 
     async def wait_execution_change(self, execution_id: str, after_revision: int, timeout_s: float) -> bool:
         return await self._run_wait(EXECUTIONS, execution_id, after_revision, timeout_s)

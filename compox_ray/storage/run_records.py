@@ -164,13 +164,17 @@ class RunRecords:
                 failed.append(row["run_id"])
         return failed
 
-    async def _run_events(self, kind: RunKind, current: dict | None, after_revision: int) -> list[dict]:
-        """The record as it was at every revision after ``after_revision``."""
-        if current is None:
-            return []
+    async def _run_events(self, kind: RunKind, run_id: str, after_revision: int, get_current) -> list[dict]:
+        """The record as it was at every revision after ``after_revision``.
+
+        Events are read before the record: the record is then at least as new as every event, so
+        a terminal event is always rendered from the terminal record (outputs, time_completed)."""
         events = await self.db.fetch_all(
             f"SELECT revision, status, progress, log_length FROM {kind.events} "
-            f"WHERE {kind.key} = ? AND revision > ? ORDER BY revision", (current[kind.key], after_revision))
+            f"WHERE {kind.key} = ? AND revision > ? ORDER BY revision", (run_id, after_revision))
+        current = await get_current(run_id)
+        if current is None:
+            return []
         snapshots = []
         for event in events:
             snapshot = dict(current, status=event["status"], progress=event["progress"],

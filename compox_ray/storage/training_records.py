@@ -59,7 +59,7 @@ class TrainingRecords(RunRecords):
             "SELECT training_id, time_started FROM trainings WHERE status = 'PENDING' ORDER BY time_started")
 
     async def training_events(self, training_id: str, after_revision: int) -> list[dict]:
-        return await self._run_events(TRAININGS, await self.get_training(training_id), after_revision)
+        return await self._run_events(TRAININGS, training_id, after_revision, self.get_training)
 
     async def wait_training_change(self, training_id: str, after_revision: int, timeout_s: float) -> bool:
         return await self._run_wait(TRAININGS, training_id, after_revision, timeout_s)

@@ -250,3 +250,14 @@ def test_a_warm_algorithm_is_loaded_once(local_server, algorithms):
         for _ in range(3):
             assert wait_for(client, execute(client, algorithms["invert"], inputs))["status"] == "COMPLETED"
         assert runner.stats.remote().result()["load_count"] == loads
+
+
+def test_the_terminal_event_carries_the_outputs(local_server, algorithms):
+    """Followed from the start, quick runs end in the stream with their outputs and end time."""
+    with local_server.client() as client:
+        inputs = upload_slices(client, volume(2, 8))
+        for _ in range(5):
+            execution_id = execute(client, algorithms["invert"], inputs)
+            last = read_events(client, f"/api/v0/executions/{execution_id}/events")[-1]["record"]
+            assert last["status"] == "COMPLETED"
+            assert len(last["output_dataset_ids"]) == 2 and last["time_completed"]

@@ -25,7 +25,7 @@ class Runner(Image2ImageRunner):
         began = time.time()
         args = args or {}
         steps = int(args.get("steps", 10))
-        step_wait_s = float(args.get("step_wait_s", 0.2))
+        step_wait_s = float(args.get("step_wait_s", 0.5))
         dataset = self.get_training_dataset(training_data)
         images = []
         for sample in dataset:

@@ -1,0 +1,57 @@
+"""Finished execution and training records are purged ``record_retention_s`` after they end; active
+ones and recently finished ones stay. On a RecordStore of its own, so the sweep touches nothing else."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import ray
+
+from compox_ray import ids
+from compox_ray.settings import Settings
+from compox_ray.storage.records_actor import RecordStore
+
+
+@pytest.fixture
+def records(serve_port, tmp_path):
+    actor = RecordStore.remote(Settings(data_dir=tmp_path, record_retention_s=100, file_expiry_s=10_000))
+    yield actor
+    ray.kill(actor)
+
+
+def new_execution(records, file_id: str) -> str:
+    execution_id = ids.new_id()
+    assert ray.get(records.create_execution.remote({
+        "execution_id": execution_id, "algorithm_id": "a", "input_dataset_ids": [file_id], "device_class": "cpu",
+        "additional_parameters": {}, "session_token": "t", "time_started": time.time()})) == []
+    return execution_id
+
+
+def new_training(records) -> str:
+    training_id = ids.new_id()
+    ray.get(records.create_training.remote({
+        "training_id": training_id, "algorithm_id": "a", "training_data": [], "additional_parameters": {},
+        "tags": [], "resources": {}, "state": {}, "output_checkpoint_ids": [], "time_started": time.time()}))
+    return training_id
+
+
+def test_records_are_purged_after_their_retention(records):
+    file_id = ids.new_id()
+    ray.get(records.insert_file.remote(file_id, 1, time.time()))
+    finished, active = new_execution(records, file_id), new_execution(records, file_id)
+    assert ray.get(records.finish_execution.remote(finished, "COMPLETED", []))
+    ended_training, active_training = new_training(records), new_training(records)
+    assert ray.get(records.finish_training.remote(ended_training, "FAILED", "test"))
+
+    ray.get(records.sweep.remote(time.time() + 50))  # within the retention: everything stays
+    assert ray.get(records.get_execution.remote(finished)) is not None
+    assert ray.get(records.get_training.remote(ended_training)) is not None
+
+    ray.get(records.sweep.remote(time.time() + 101))
+    assert ray.get(records.get_execution.remote(finished)) is None
+    assert ray.get(records.execution_events.remote(finished, 0)) == []
+    assert ray.get(records.get_training.remote(ended_training)) is None
+    assert ray.get(records.get_execution.remote(active))["status"] == "PENDING"
+    assert ray.get(records.get_training.remote(active_training))["status"] == "PENDING"
+    assert ray.get(records.file_pins.remote(file_id)) == [f"execution:{active}"]  # the file stays pinned

@@ -48,7 +48,7 @@ class Services:
         checkpoints = CheckpointService(records, blobs)
         return cls(settings=settings, records=records, blobs=blobs, files=FileService(settings, records, blobs),
                    algorithms=algorithms,
-                   executions=ExecutionService(settings, records, dispatcher, algorithms, checkpoints),
+                   executions=ExecutionService(records, dispatcher, algorithms, checkpoints),
                    samples=SampleService(records),
                    trainings=TrainingService(records, supervisor, algorithms, checkpoints),
                    checkpoints=checkpoints)

@@ -11,7 +11,7 @@ import ray
 
 from compox_ray import ids, timestamps
 from compox_ray.algorithms.parameters import resolve_parameters
-from compox_ray.errors import CompoxError, not_found
+from compox_ray.errors import not_found
 from compox_ray.runtime.devices import resolve_device_class
 from compox_ray.schemas import ExecutionRecord, IncomingExecutionRequest
 from compox_ray.services.events import event_stream
@@ -28,8 +28,7 @@ def execution_record(row: dict) -> ExecutionRecord:
 
 
 class ExecutionService:
-    def __init__(self, settings, records, dispatcher, algorithms, checkpoints):
-        self.settings = settings
+    def __init__(self, records, dispatcher, algorithms, checkpoints):
         self.records = records
         self.dispatcher = dispatcher
         self.algorithms = algorithms

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from compox_ray.storage.database import fetch_all
 
 
 def _holder(sample_id: str) -> str:

@@ -58,6 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="py-spy on compox_ray's Ray workers during each workload; the notes name the busiest code")
     parser.add_argument("--max-minutes", type=float, help="skip the remaining workloads after this long")
+    parser.add_argument("--out", help="the results file (default benchmarks/results/<date>[-quick].md)")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     return parser.parse_args(argv)
 
@@ -162,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in results.notes:
         print(f"- {note}")
     if not args.no_write:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        path = RESULTS_DIR / f"{run['date']}{'-quick' if args.quick else ''}.md"
+        path = Path(args.out) if args.out else RESULTS_DIR / f"{run['date']}{'-quick' if args.quick else ''}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(document(results, machine, run))
         print(f"\nbenchmarks: written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0

@@ -70,7 +70,7 @@ class ServerProcess:
         self.process = subprocess.Popen([sys.executable, "-m", "compox_ray.cli", "serve"], env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_until(self._ready, 120, interval_s=0.5, what="child server")
+            wait_until(self._ready, 300, interval_s=0.5, what="child server")
         except TimeoutError:
             self.stop()
             raise

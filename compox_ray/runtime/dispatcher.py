@@ -54,12 +54,14 @@ class Dispatcher:
                 RUNNER_DEPLOYMENTS[device_class], app_name=self.settings.instance)
         return self._handles[device_class]
 
-    async def submit(self, execution_id: str) -> None:
+    async def submit(self, execution_id: str, record: dict | None = None) -> None:
+        """Dispatch a PENDING execution; ``record`` saves reading it again when the caller has it
+        (the replica's PENDING -> STARTED transition is what decides, not this copy)."""
         await self.start()
         if execution_id in self.inflight:
             return
-        record = await self.records.get_execution.remote(execution_id)
-        if record is None or record["status"] != "PENDING":
+        record = record or await self.records.get_execution.remote(execution_id)
+        if record is None or record.get("status", "PENDING") != "PENDING":
             return
         self.inflight[execution_id] = asyncio.get_running_loop().create_task(self._dispatch(record))
 
@@ -68,7 +70,7 @@ class Dispatcher:
         key = runner_key(record["algorithm_id"], record["algorithm_minor_version"], record["checkpoint_id"])
         try:
             handle = self._handle(record["device_class"]).options(multiplexed_model_id=key)
-            status = await handle.execute.remote(execution_id)
+            status = await handle.execute.remote(record)
             logger.info("execution %s: %s", execution_id, status)
         except Exception as error:
             lost = isinstance(error, (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError))

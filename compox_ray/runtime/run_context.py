@@ -108,6 +108,16 @@ class BaseRunContext:
             self._timer = None
         self._flush(force=True)
 
+    def take_pending(self) -> str:
+        """At the end of a run: stop the flush timer and hand over the batched log lines (progress
+        is 1.0 at every terminal status anyway), for the terminal write to carry."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            lines, self._log, self._progress = "".join(self._log), [], None
+        return lines
+
     def flush(self) -> None:
         """Write what is batched (at the end of a run); never raises RunStopped."""
         with self._lock:

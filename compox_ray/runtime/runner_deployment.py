@@ -95,14 +95,12 @@ class AlgorithmRunner:
                 except Exception:
                     logger.exception("lease renewal failed")
 
-    async def execute(self, execution_id: str) -> str:
-        """Run one execution to its end; answers the status it ended with ("skipped" if it was
-        not PENDING any more: stopped meanwhile, or already taken by another replica)."""
+    async def execute(self, record: dict) -> str:
+        """Run one execution (its record as submitted) to its end; answers the status it ended with
+        ("skipped" if it was not PENDING any more: stopped meanwhile, or taken by another replica)."""
         if self._lease_task is None:
             self._lease_task = asyncio.get_running_loop().create_task(self._renew_leases())
-        record = await self.records.get_execution.remote(execution_id)
-        if record is None or record["status"] != "PENDING":
-            return "skipped"
+        execution_id = record["execution_id"]
         try:
             loaded = await self.load(serve.get_multiplexed_model_id())
         except Exception as error:
@@ -133,8 +131,10 @@ class AlgorithmRunner:
             outputs, status, message, level = [], "STOPPED", "Stopped at the client's request.", "INFO"
         except Exception as error:
             outputs, status, message, level = [], "FAILED", failure_message(error), "ERROR"
-        await asyncio.to_thread(context.flush)
-        await self.records.finish_execution.remote(execution_id, status, list(outputs or []), message, level)
+        # What is still batched goes with the terminal write: one call, in order.
+        pending = await asyncio.to_thread(context.take_pending)
+        await self.records.finish_execution.remote(execution_id, status, list(outputs or []), message, level,
+                                                   pending_log=pending)
         return status
 
     def stats(self) -> dict:

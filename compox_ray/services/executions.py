@@ -75,7 +75,8 @@ class ExecutionService:
         if missing:
             raise not_found("input_datasets_not_found", f"{len(missing)} input dataset(s) were not found.",
                             missing_dataset_ids=missing)
-        await self.dispatcher.submit.remote(execution_id)
+        # Not awaited: the Dispatcher's reconcile loop picks up a PENDING execution whose hand-off was lost.
+        self.dispatcher.submit.remote(execution_id, record)
         return execution_id
 
     async def get(self, execution_id: str) -> dict:

@@ -21,9 +21,10 @@ from fsspec.implementations.local import LocalFileSystem
 
 from compox_ray.settings import Settings
 
-# Multipart uploads to S3: parts of 16 MiB, four at a time (64 MiB in memory at most).
-S3_PART_BYTES = 16 * 2**20
-S3_PARTS_IN_FLIGHT = 4
+# Uploads to S3: one PUT up to 64 MiB, else parts of 32 MiB, two at a time (64 MiB in memory
+# at most either way; fewer, larger parts suit S3 servers that reassemble parts slowly).
+S3_PART_BYTES = 32 * 2**20
+S3_PARTS_IN_FLIGHT = 2
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 

@@ -57,10 +57,10 @@ class ExecutionRecords(RunRecords):
         return await self._run_report(EXECUTIONS, execution_id, progress, log_lines)
 
     async def finish_execution(self, execution_id: str, status: str, output_dataset_ids: list[str] | None = None,
-                               message: str = "", level: str = "INFO") -> bool:
+                               message: str = "", level: str = "INFO", pending_log: str = "") -> bool:
         """COMPLETED is written last, with its outputs; FAILED and STOPPED clear them. The inputs'
-        pins go (their own expiry applies again)."""
-        return await self._run_finish(EXECUTIONS, execution_id, status, message, level,
+        pins go (their own expiry applies again). ``pending_log``: the run's last batched lines."""
+        return await self._run_finish(EXECUTIONS, execution_id, status, message, level, pending_log,
                                       output_dataset_ids=json.dumps(output_dataset_ids or []))
 
     async def request_stop(self, execution_id: str) -> str:

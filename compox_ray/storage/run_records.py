@@ -114,7 +114,7 @@ class RunRecords:
         return True if row is None else bool(row["stop_requested"])  # None: it already ended
 
     async def _run_finish(self, kind: RunKind, run_id: str, status: str, message: str = "", level: str = "INFO",
-                          **fields) -> bool:
+                          pending_log: str = "", **fields) -> bool:
         assert status in TERMINAL, status
         now = timestamps.now()
         if kind.outputs_field and status != "COMPLETED":
@@ -122,7 +122,8 @@ class RunRecords:
         async with self.db.write() as conn:
             row = await self._run_change(conn, kind, run_id, ACTIVE, status=status, progress=1.0, time_completed=now,
                                          lease_owner=None, lease_expires_at=None,
-                                         append_log=log_line(message, level, now) if message else "", **fields)
+                                         append_log=pending_log + (log_line(message, level, now) if message else ""),
+                                         **fields)
             if row is not None:
                 await conn.execute("DELETE FROM file_pins WHERE holder = ?", (kind.holder(run_id),))
         if row is not None:

@@ -144,7 +144,7 @@ def test_a_killed_worker_fails_the_training_without_retry(client, algorithms, sa
 
 def test_four_trainings_share_the_gpu_and_a_fifth_waits(client, algorithms, sample_id):
     """The package asks for 0.125 GPU; beside the GPU runner's 0.5 of the one logical GPU, four fit."""
-    slow = {"steps": 1, "delay_s": 4.0}
+    slow = {"steps": 1, "delay_s": 8.0}  # long enough that worker start-up skew cannot hide the overlap
     training_ids = [train(client, algorithms["scaler"], [sample_id], additional_parameters=slow) for _ in range(5)]
     records = [wait_training(client, training_id, timeout_s=180) for training_id in training_ids]
     assert all(r["status"] == "COMPLETED" for r in records), [r["log"] for r in records]

@@ -4,9 +4,8 @@ Run as ``python -m benchmarks.compox_ray_launcher --port P --data-dir D [--blob-
 not given on the command line come from ``COMPOX_RAY_*`` as usual. SIGTERM or SIGINT stops Serve
 and the Ray instance. The logical GPU lets fractional-GPU trainings schedule on a CPU-only machine.
 
-``--direct-ingress`` evaluates Serve's direct ingress: the Api replica serves HTTP itself on
-127.0.0.1:P (Serve's HTTP options keep their host) and Serve's proxy moves to another free
-loopback port. It works for one Api replica only: each replica needs a port of its own.
+``--ingress proxy`` puts Serve's HTTP proxy in front of the Api replica instead of the default
+direct ingress (the Api replica itself listening on 127.0.0.1:P).
 """
 
 from __future__ import annotations
@@ -30,23 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     # scheduling figure); the machine's cores are what they are.
     parser.add_argument("--ray-cpus", type=int, default=8, help="logical CPUs Ray may schedule")
     parser.add_argument("--object-store-mib", type=int, default=512)
-    parser.add_argument("--direct-ingress", action="store_true", help="the Api replica serves port P itself")
+    parser.add_argument("--ingress", choices=("direct", "proxy"), help="default: the server's (direct)")
     parser.add_argument("--tag", help="ignored: names the pass in process listings and logs")
     args = parser.parse_args(argv)
-    proxy_port = args.port
-    if args.direct_ingress:  # read by Serve at import, in this process and in every Ray worker
-        from tests.servers import free_port
-
-        proxy_port = free_port()
-        os.environ |= {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1", "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(args.port),
-                       "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(args.port + 1)}
 
     from compox_ray import server
     from compox_ray.settings import Settings
 
-    overrides = {"host": "127.0.0.1", "port": proxy_port, "data_dir": args.data_dir, "instance": "bench"}
+    overrides = {"host": "127.0.0.1", "port": args.port, "data_dir": args.data_dir, "instance": "bench"}
     if args.blob_uri:
         overrides["blob_uri"] = args.blob_uri
+    if args.ingress:
+        overrides["ingress"] = args.ingress
     settings = Settings(**overrides)
     server.start_ray(settings, num_cpus=args.ray_cpus, num_gpus=1,
                      object_store_memory=args.object_store_mib * 2**20)
@@ -55,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     try:
         server.start_serve(settings)
-        print(f"compox_ray ready on http://127.0.0.1:{args.port} (Serve's proxy on {proxy_port})", flush=True)
+        print(f"compox_ray ready on http://127.0.0.1:{args.port} ({settings.ingress} ingress)", flush=True)
         stopping.wait()
     finally:
         server.stop(settings)

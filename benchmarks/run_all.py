@@ -1,12 +1,12 @@
 """``make bench``: the same client workload against Compox 3.2.0 and compox_ray, one table of ratios.
 
     python -m benchmarks.run_all [--quick] [--only files,training] [--stores local,S3] [--sizes 64,1024]
-                                 [--direct-ingress] [--serve-env RAY_SERVE_...=1] [--profile] [--no-write]
+                                 [--proxy-ingress] [--serve-env RAY_SERVE_...=1] [--profile] [--no-write]
 
 Builds the peer once (``benchmarks/.peer/``), starts one moto S3 server on 127.0.0.1, then for each
 store runs Compox and compox_ray in turn (each started for its turn and stopped after it) and
-prints figure | store | Compox | compox_ray | ratio | goal. ``--direct-ingress`` adds a pass of
-compox_ray with Serve's direct ingress, set against the same Compox figures. The table, the
+prints figure | store | Compox | compox_ray | ratio | goal. ``--proxy-ingress`` adds a pass of
+compox_ray behind Serve's HTTP proxy, set against the same Compox figures. The table, the
 machine and notes on where the time went (CPU per process role; with ``--profile``, py-spy's
 busiest compox_ray functions) go to ``benchmarks/results/<date>.md`` (``<date>-quick.md`` with
 --quick). Every process started here is stopped at the end, also on errors, SIGTERM and Ctrl-C.
@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stores", default="local,S3", help="comma-separated: local, S3")
     parser.add_argument("--serve-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the compox_ray server (opt-in Serve modes)")
-    parser.add_argument("--direct-ingress", action="store_true",
-                        help="also run compox_ray with Serve's direct ingress (its Api replica serves HTTP itself)")
+    parser.add_argument("--proxy-ingress", action="store_true",
+                        help="also run compox_ray behind Serve's HTTP proxy (the default is direct ingress)")
     parser.add_argument("--also-tree", metavar="DIR",
                         help="also run compox_ray from another checkout (e.g. before a change), same Compox figures")
     parser.add_argument("--profile", action="store_true",
@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 tree = str(Path(args.also_tree).resolve())
                 passes.append(("compox_ray", f"{store}, {Path(tree).name}", ["--tag", "tree"],
                                extra_env | {"PYTHONPATH": tree}))
-            if args.direct_ingress:
-                passes.append(("compox_ray", f"{store}, direct ingress", ["--direct-ingress"], extra_env))
+            if args.proxy_ingress:
+                passes.append(("compox_ray", f"{store}, Serve proxy", ["--ingress", "proxy"], extra_env))
             for server_kind, label, extra_args, env in passes:
                 print(f"benchmarks: starting {server_kind} ({label})", flush=True)
                 try:

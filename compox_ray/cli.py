@@ -17,6 +17,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir)) if v}
     settings = Settings(**overrides)
+    try:
+        server.require_free_port(settings.host, settings.port)
+    except RuntimeError as error:
+        print(f"compox-ray: {error}", file=sys.stderr, flush=True)
+        return 1
     server.start_ray(settings)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # after ray.init, which installs its own

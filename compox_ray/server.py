@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 
 import ray
 from ray import serve
@@ -14,9 +15,33 @@ from compox_ray.settings import HEAD_RESOURCE, Settings
 logger = logging.getLogger(__name__)
 
 
+def serve_environment(settings: Settings) -> dict[str, str]:
+    """Serve's switches for this server. Every Ray process reads them when it starts, so they go
+    into the environment before Ray starts (a joined cluster has them from its own nodes)."""
+    env = {
+        # The request handlers are async and do blocking work in threads: on the replica's own loop
+        # each request saves a thread hand-off, and (with direct ingress) a streamed download keeps
+        # uvicorn's backpressure instead of queueing every chunk in memory.
+        "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+        "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+    }
+    if settings.ingress == "direct":
+        # The Api replica listens on host:port itself: one process and one hop fewer per request.
+        # Nothing stands in front of it to retry or deregister, so a replaced replica takes the port
+        # back at once and a stopping one only waits for the requests it is serving.
+        env |= {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
+                "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(settings.port),
+                "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(settings.port + 1),  # exclusive
+                "RAY_SERVE_PORT_QUARANTINE_S": "0",
+                "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0"}
+    return env
+
+
 def start_ray(settings: Settings, **init_options) -> None:
     """A local Ray instance (whose head advertises HEAD_RESOURCE) or join ``settings.ray_address``."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    for name, value in serve_environment(settings).items():
+        os.environ.setdefault(name, value)  # an operator's own setting wins
     if settings.ray_address:
         ray.init(address=settings.ray_address, namespace=settings.namespace, **init_options)
         if HEAD_RESOURCE not in ray.cluster_resources():
@@ -29,7 +54,10 @@ def start_ray(settings: Settings, **init_options) -> None:
 
 
 def start_serve(settings: Settings, *, route_prefix: str = "/") -> None:
-    serve.start(http_options={"host": settings.host, "port": settings.port})
+    proxy_port = settings.port
+    if settings.ingress == "direct":
+        proxy_port = settings.proxy_port or _free_port(settings.host)
+    serve.start(http_options={"host": settings.host, "port": proxy_port})
     # The app is named after the instance: the Dispatcher finds the Runner deployments by it.
     serve.run(build_app(settings), name=settings.instance, route_prefix=route_prefix)
     logger.info("compox_ray serving on http://%s:%d%s", settings.host, settings.port, route_prefix)
@@ -42,3 +70,20 @@ def stop(settings: Settings) -> None:
     finally:
         if not settings.ray_address:
             ray.shutdown()
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Fail before anything starts: with direct ingress, Serve would retry the Api replica forever."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket will
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise RuntimeError(f"cannot listen on {host}:{port}: {error.strerror}; is another server running "
+                               "there? Set COMPOX_RAY_PORT to use another port.") from None
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]

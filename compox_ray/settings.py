@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, YamlConfigSettingsSource
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(5481, ge=1, le=65535)
     ray_address: str | None = Field(None, description="None starts a local Ray; 'auto' or host:port joins")
+    ingress: Literal["direct", "proxy"] = Field(
+        "direct", description="direct: the Api replica itself listens on host:port (Serve's direct ingress; one Api "
+                              "replica on this node); proxy: Serve's HTTP proxy does and forwards to Api replicas")
+    proxy_port: int | None = Field(None, ge=1, le=65535,
+                                   description="Serve's proxy when ingress is direct; None: a free port on host")
     namespace: str = "compox_ray"
     instance: str = Field("compox", pattern=r"^[A-Za-z0-9_-]{1,40}$",
                           description="Prefix of this server's actor names: two instances can share a cluster")

@@ -2,14 +2,15 @@
 
 Algorithm code runs in a worker thread (an execution on a Runner replica) or in a Ray task's main
 thread (a training); these objects bridge it to the blob store and to the RecordStore and
-SessionManager actors. Progress and log lines are batched for ``flush_s`` so a tight loop cannot
-flood the records actor; each flush answers whether a stop was requested, and the next progress
-or log call then raises RunStopped.
+SessionManager actors. Blobs are read and written from that thread directly. Progress, log lines
+and the records of newly written files are batched for ``flush_s`` so a tight loop cannot flood
+the records actor (a job that writes 256 slices makes a handful of records calls, not 256); each
+flush answers whether a stop was requested, and the next progress or log call then raises
+RunStopped. What is still batched when the run ends goes with its terminal write.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import pickle
@@ -17,7 +18,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 import ray
@@ -37,8 +37,8 @@ def to_cpu(value: Any) -> Any:
 
 
 class BaseRunContext:
-    """Files, batched progress/log with stop checks, sessions. Subclasses say how a coroutine
-    runs (``_await``) and where progress goes (``_report``)."""
+    """Files, batched progress/log with stop checks, sessions. Subclasses say where progress goes
+    (``_report``)."""
 
     def __init__(self, *, run_id: str, device: str, parameters: dict, session_token: str | None,
                  records, sessions, blobs: BlobStore, flush_s: float):
@@ -51,28 +51,29 @@ class BaseRunContext:
         self._lock = threading.Lock()
         self._progress: float | None = None
         self._log: list[str] = []
+        self._new_files: list[tuple[str, int, float]] = []  # (file_id, size, created_at), not yet recorded
         self._last_flush = 0.0
         self._stop_requested = False
         self._timer: threading.Timer | None = None
 
-    def _await(self, coroutine: Coroutine) -> Any:
-        raise NotImplementedError
-
-    def _report(self, progress: float | None, lines: str) -> bool:
+    def _report(self, progress: float | None, lines: str, new_files: list[tuple[str, int, float]]) -> bool:
         raise NotImplementedError
 
     def _dirty(self) -> bool:
-        """Something besides progress and log waits to be written."""
+        """Something besides progress, log and new files waits to be written."""
         return False
 
     # -- files ----------------------------------------------------------------------------------
     def read_file(self, file_id: str) -> bytes:
-        return self._await(self._blobs.get_bytes(file_blob_key(file_id)))
+        return self._blobs.read_bytes(file_blob_key(file_id))
 
     def write_file(self, data: bytes) -> str:
+        """Store an output; its record follows with the next flush (nobody knows its id before)."""
         file_id = ids.new_id()
-        self._await(self._blobs.put_bytes(file_blob_key(file_id), data))
-        ray.get(self._records.insert_file.remote(file_id, len(data), timestamps.now()))
+        self._blobs.write_bytes(file_blob_key(file_id), data)
+        with self._lock:
+            self._new_files.append((file_id, len(data), timestamps.now()))
+        self._flush(force=False, may_stop=False)
         return file_id
 
     # -- progress, log, stop --------------------------------------------------------------------
@@ -86,21 +87,21 @@ class BaseRunContext:
             self._log.append(log_line(str(message), level.upper()))
         self._flush(force=False)
 
-    def _flush(self, force: bool) -> None:
+    def _flush(self, force: bool, may_stop: bool = True) -> None:
         with self._lock:
             waited = time.monotonic() - self._last_flush
-            pending = self._progress is not None or self._log or self._dirty()
+            pending = self._progress is not None or self._log or self._new_files or self._dirty()
             if pending and (force or waited >= self._flush_s):
-                progress, lines = self._progress, "".join(self._log)
-                self._progress, self._log = None, []
+                progress, lines, new_files = self._progress, "".join(self._log), self._new_files
+                self._progress, self._log, self._new_files = None, [], []
                 self._last_flush = time.monotonic()
-                self._stop_requested |= self._report(progress, lines)
+                self._stop_requested |= self._report(progress, lines, new_files)
             elif pending and self._timer is None:
                 # Written even if the algorithm goes quiet (a long step, a sleep) after this call.
                 self._timer = threading.Timer(self._flush_s - waited, self._flush_later)
                 self._timer.daemon = True
                 self._timer.start()
-        if self._stop_requested and not force:
+        if self._stop_requested and may_stop and not force:
             raise RunStopped(f"{self.run_id} was asked to stop")
 
     def _flush_later(self) -> None:
@@ -108,15 +109,16 @@ class BaseRunContext:
             self._timer = None
         self._flush(force=True)
 
-    def take_pending(self) -> str:
-        """At the end of a run: stop the flush timer and hand over the batched log lines (progress
-        is 1.0 at every terminal status anyway), for the terminal write to carry."""
+    def take_pending(self) -> tuple[str, list[tuple[str, int, float]]]:
+        """At the end of a run: stop the flush timer and hand over the batched log lines and new
+        files (progress is 1.0 at every terminal status anyway), for the terminal write to carry."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            lines, self._log, self._progress = "".join(self._log), [], None
-        return lines
+            lines, new_files = "".join(self._log), self._new_files
+            self._log, self._new_files, self._progress = [], [], None
+        return lines, new_files
 
     def flush(self) -> None:
         """Write what is batched (at the end of a run); never raises RunStopped."""
@@ -145,18 +147,14 @@ class BaseRunContext:
 
 
 class ExecutionContext(BaseRunContext):
-    """One execution on a Runner replica: coroutines run on the replica's event loop."""
+    """One execution, in a worker thread of a Runner replica."""
 
-    def __init__(self, *, record: dict, loop: asyncio.AbstractEventLoop, **kwargs):
+    def __init__(self, *, record: dict, **kwargs):
         super().__init__(run_id=record["execution_id"], parameters=record["additional_parameters"],
                          session_token=record["session_token"], **kwargs)
-        self._loop = loop
 
-    def _await(self, coroutine: Coroutine) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
-    def _report(self, progress: float | None, lines: str) -> bool:
-        return ray.get(self._records.report_execution.remote(self.run_id, progress, lines))
+    def _report(self, progress: float | None, lines: str, new_files: list[tuple[str, int, float]]) -> bool:
+        return ray.get(self._records.report_execution.remote(self.run_id, progress, lines, new_files))
 
     def _training_only(self, *_args, **_kwargs):
         raise NotImplementedError("this helper is available only while training")
@@ -165,7 +163,7 @@ class ExecutionContext(BaseRunContext):
 
 
 class TrainingContext(BaseRunContext):
-    """One training in its Ray task: no event loop of its own, so each coroutine gets one."""
+    """One training, in its Ray task's main thread."""
 
     def __init__(self, *, record: dict, asset_paths: set[str], **kwargs):
         super().__init__(run_id=record["training_id"], parameters=record["additional_parameters"] or {},
@@ -176,16 +174,13 @@ class TrainingContext(BaseRunContext):
         self._state_dirty = False
         self._temp_dir: str | None = None
 
-    def _await(self, coroutine: Coroutine) -> Any:
-        return asyncio.run(coroutine)
-
     def _dirty(self) -> bool:
         return self._state_dirty
 
-    def _report(self, progress: float | None, lines: str) -> bool:
+    def _report(self, progress: float | None, lines: str, new_files: list[tuple[str, int, float]]) -> bool:
         state = self._state if self._state_dirty else None
         self._state_dirty = False
-        return ray.get(self._records.report_training.remote(self.run_id, progress, lines, state))
+        return ray.get(self._records.report_training.remote(self.run_id, progress, lines, state, new_files))
 
     def read_sample(self, sample_id: str) -> dict:
         sample = ray.get(self._records.get_sample.remote(sample_id))
@@ -212,8 +207,8 @@ class TrainingContext(BaseRunContext):
         for path, data in assets.items():
             data = bytes(data)
             hashes[path] = hashlib.sha256(data).hexdigest()
-            if not self._await(self._blobs.exists(content_key(hashes[path]))):
-                self._await(self._blobs.put_bytes(content_key(hashes[path]), data))
+            if not self._blobs.has(content_key(hashes[path])):
+                self._blobs.write_bytes(content_key(hashes[path]), data)
         checkpoint = ray.get(self._records.create_checkpoint.remote({
             "checkpoint_id": ids.new_id(), "training_id": self.run_id, "created_at": timestamps.now(),
             "properties": properties, "assets": hashes}))

@@ -118,7 +118,7 @@ class AlgorithmRunner:
 
     async def _run(self, loaded, record: dict) -> str:
         execution_id = record["execution_id"]
-        context = ExecutionContext(record=record, loop=asyncio.get_running_loop(), device=self.device,
+        context = ExecutionContext(record=record, device=self.device,
                                    records=self.records, sessions=self.sessions, blobs=self.blobs,
                                    flush_s=self.settings.progress_flush_s)
         if self.device_warning:
@@ -132,9 +132,9 @@ class AlgorithmRunner:
         except Exception as error:
             outputs, status, message, level = [], "FAILED", failure_message(error), "ERROR"
         # What is still batched goes with the terminal write: one call, in order.
-        pending = await asyncio.to_thread(context.take_pending)
+        pending_log, new_files = await asyncio.to_thread(context.take_pending)
         await self.records.finish_execution.remote(execution_id, status, list(outputs or []), message, level,
-                                                   pending_log=pending)
+                                                   pending_log=pending_log, new_files=new_files)
         return status
 
     def stats(self) -> dict:

@@ -52,10 +52,7 @@ class FileService:
             body = await _receive(chunks, spool_path, limit)
             if isinstance(body, bytes):  # the whole body fitted in the first batch
                 size = len(body)
-                # h5py reads a file object as it reads a file
-                if size == 0 or not await asyncio.to_thread(is_hdf5_file, io.BytesIO(body)):
-                    raise invalid_hdf5()
-                await self.blobs.put_bytes(key, body)
+                await asyncio.to_thread(self._store_whole, key, body)
             else:
                 size = body
                 if not await asyncio.to_thread(is_hdf5_file, spool_path):
@@ -70,6 +67,12 @@ class FileService:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool_path)
         return file_id
+
+    def _store_whole(self, key: str, body: bytes) -> None:
+        """Validate and store a body held in memory: one thread hand-off for both."""
+        if not body or not is_hdf5_file(io.BytesIO(body)):  # h5py reads a file object as it reads a file
+            raise invalid_hdf5()
+        self.blobs.write_bytes(key, body)
 
     async def require(self, file_id: str) -> dict:
         record = await self.records.get_file.remote(file_id) if ids.is_valid_id(file_id) else None

@@ -86,7 +86,8 @@ class BlobStore:
     async def put_file(self, key: str, local_path: Path, *, move: bool = False) -> None:
         await asyncio.to_thread(self._put_file, key, Path(local_path), move)
 
-    def _put_bytes(self, key: str, data: bytes) -> None:
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Blocking: for worker threads (algorithm code); coroutines use ``put_bytes``."""
         self._ensure_root()
         target = self.path(key)
         if self.is_local:
@@ -99,12 +100,16 @@ class BlobStore:
             self.fs.pipe_file(target, data)
 
     async def put_bytes(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put_bytes, key, data)
+        await asyncio.to_thread(self.write_bytes, key, data)
 
     # -- reads ----------------------------------------------------------------------------------
-    async def get_bytes(self, key: str) -> bytes:
+    def read_bytes(self, key: str) -> bytes:
+        """Blocking: for worker threads (algorithm code); coroutines use ``get_bytes``."""
         # Whole object, not h5py over the filesystem: h5py makes many small ranged reads.
-        return await asyncio.to_thread(self.fs.cat_file, self.path(key))
+        return self.fs.cat_file(self.path(key))
+
+    async def get_bytes(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.read_bytes, key)
 
     async def get_file(self, key: str, local_path: Path) -> None:
         await asyncio.to_thread(self.fs.get_file, self.path(key), str(local_path))
@@ -137,8 +142,12 @@ class BlobStore:
         except FileNotFoundError:
             return None
 
+    def has(self, key: str) -> bool:
+        """Blocking: for worker threads; coroutines use ``exists``."""
+        return self.fs.exists(self.path(key))
+
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self.fs.exists, self.path(key))
+        return await asyncio.to_thread(self.has, key)
 
     def local_path(self, key: str) -> Path | None:
         """The file itself where the store is a local directory (zero-copy reads), else None."""

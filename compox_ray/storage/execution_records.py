@@ -53,14 +53,17 @@ class ExecutionRecords(RunRecords):
         return await self._run_start(EXECUTIONS, execution_id, lease_owner, lease_s, device,
                                      resolved_execution_device=device)
 
-    async def report_execution(self, execution_id: str, progress: float | None, log_lines: str = "") -> bool:
-        return await self._run_report(EXECUTIONS, execution_id, progress, log_lines)
+    async def report_execution(self, execution_id: str, progress: float | None, log_lines: str = "",
+                               new_files: list[tuple[str, int, float]] = ()) -> bool:
+        return await self._run_report(EXECUTIONS, execution_id, progress, log_lines, new_files)
 
     async def finish_execution(self, execution_id: str, status: str, output_dataset_ids: list[str] | None = None,
-                               message: str = "", level: str = "INFO", pending_log: str = "") -> bool:
+                               message: str = "", level: str = "INFO", pending_log: str = "",
+                               new_files: list[tuple[str, int, float]] = ()) -> bool:
         """COMPLETED is written last, with its outputs; FAILED and STOPPED clear them. The inputs'
-        pins go (their own expiry applies again). ``pending_log``: the run's last batched lines."""
-        return await self._run_finish(EXECUTIONS, execution_id, status, message, level, pending_log,
+        pins go (their own expiry applies again). ``pending_log`` and ``new_files``: what the run
+        wrote since its last report (the files get their records whatever the status)."""
+        return await self._run_finish(EXECUTIONS, execution_id, status, message, level, pending_log, new_files,
                                       output_dataset_ids=json.dumps(output_dataset_ids or []))
 
     async def request_stop(self, execution_id: str) -> str:

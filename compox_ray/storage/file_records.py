@@ -15,12 +15,17 @@ class FileRecords:
     file_expiry_s: float
 
     async def insert_file(self, file_id: str, size: int, now: float) -> dict:
-        record = {"file_id": file_id, "size": size, "created_at": now, "expires_at": now + self.file_expiry_s}
         async with self.db.write() as conn:
-            await conn.execute(
-                "INSERT INTO files (file_id, size, created_at, expires_at) "
-                "VALUES (:file_id, :size, :created_at, :expires_at)", record)
+            record, = await self.insert_files_in(conn, [(file_id, size, now)])
         return record
+
+    async def insert_files_in(self, conn, files: list[tuple[str, int, float]]) -> list[dict]:
+        """Inside a write transaction: records for blobs already stored, as (file_id, size, created_at)."""
+        records = [{"file_id": file_id, "size": size, "created_at": created_at,
+                    "expires_at": created_at + self.file_expiry_s} for file_id, size, created_at in files]
+        await conn.executemany("INSERT INTO files (file_id, size, created_at, expires_at) "
+                               "VALUES (:file_id, :size, :created_at, :expires_at)", records)
+        return records
 
     async def get_file(self, file_id: str) -> dict | None:
         return await self.db.fetch_one("SELECT * FROM files WHERE file_id = ?", (file_id,))

@@ -12,6 +12,7 @@ the record at any revision is rebuilt.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from compox_ray import timestamps
@@ -47,6 +48,7 @@ class RunRecords:
     db: Database
     changes: ChangeNotifier
     record_retention_s: float
+    insert_files_in: Callable[..., Awaitable[list[dict]]]  # FileRecords'
 
     def _decode(self, kind: RunKind, row: dict) -> dict:
         for field in kind.json_fields:
@@ -105,21 +107,28 @@ class RunRecords:
         return row is not None
 
     async def _run_report(self, kind: RunKind, run_id: str, progress: float | None, log_lines: str,
-                          **fields) -> bool:
-        """Progress and log from running code; answers whether it must stop now."""
+                          new_files: list[tuple[str, int, float]] = (), **fields) -> bool:
+        """Progress, log and the files written since the last report, from running code; answers
+        whether it must stop now. The files get their records whatever the run's status."""
         changes = {"status": "RUNNING", "append_log": log_lines, **fields}
         if progress is not None:
             changes["progress"] = progress
-        row = await self._run_apply(kind, run_id, ("STARTED", "RUNNING"), **changes)
-        return True if row is None else bool(row["stop_requested"])  # None: it already ended
+        async with self.db.write() as conn:
+            await self.insert_files_in(conn, new_files)
+            row = await self._run_change(conn, kind, run_id, ("STARTED", "RUNNING"), **changes)
+        if row is None:
+            return True  # it already ended
+        self.changes.notify(f"{kind.table}:{run_id}")
+        return bool(row["stop_requested"])
 
     async def _run_finish(self, kind: RunKind, run_id: str, status: str, message: str = "", level: str = "INFO",
-                          pending_log: str = "", **fields) -> bool:
+                          pending_log: str = "", new_files: list[tuple[str, int, float]] = (), **fields) -> bool:
         assert status in TERMINAL, status
         now = timestamps.now()
         if kind.outputs_field and status != "COMPLETED":
             fields[kind.outputs_field] = "[]"
         async with self.db.write() as conn:
+            await self.insert_files_in(conn, new_files)
             row = await self._run_change(conn, kind, run_id, ACTIVE, status=status, progress=1.0, time_completed=now,
                                          lease_owner=None, lease_expires_at=None,
                                          append_log=pending_log + (log_line(message, level, now) if message else ""),

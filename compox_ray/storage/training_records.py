@@ -38,9 +38,9 @@ class TrainingRecords(RunRecords):
         return await self._run_start(TRAININGS, training_id, lease_owner, lease_s, where)
 
     async def report_training(self, training_id: str, progress: float | None, log_lines: str = "",
-                              state: dict | None = None) -> bool:
+                              state: dict | None = None, new_files: list[tuple[str, int, float]] = ()) -> bool:
         fields = {} if state is None else {"state": json.dumps(state)}
-        return await self._run_report(TRAININGS, training_id, progress, log_lines, **fields)
+        return await self._run_report(TRAININGS, training_id, progress, log_lines, new_files, **fields)
 
     async def finish_training(self, training_id: str, status: str, message: str = "", level: str = "INFO") -> bool:
         return await self._run_finish(TRAININGS, training_id, status, message, level)

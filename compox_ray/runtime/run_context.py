@@ -52,7 +52,9 @@ class BaseRunContext:
         self._progress: float | None = None
         self._log: list[str] = []
         self._new_files: list[tuple[str, int, float]] = []  # (file_id, size, created_at), not yet recorded
-        self._last_flush = 0.0
+        # Batched from the start: a run shorter than flush_s makes no records call before its
+        # terminal write, which then carries its log lines and files.
+        self._last_flush = time.monotonic()
         self._stop_requested = False
         self._timer: threading.Timer | None = None
 

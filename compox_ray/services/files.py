@@ -1,7 +1,8 @@
 """Uploads, downloads and deletes of HDF5 item files.
 
 An upload streams to a spool file on the replica's node (bounded memory), is validated there with
-h5py, then moves into the blob store; the record is written last. Any failure on the way, a client
+h5py, then moves into the blob store; the record is written last (a small body's record is
+written while its blob is stored: see ``_store_whole``). Any failure on the way, a client
 that disconnects included, removes the spool file: no record, no blob, no temp file remain.
 A body that ends within the first spool batch is already whole in memory: it is validated there
 and written to the store in one step, without a spool file (most item files are single slices,
@@ -51,15 +52,13 @@ class FileService:
         try:
             body = await _receive(chunks, spool_path, limit)
             if isinstance(body, bytes):  # the whole body fitted in the first batch
-                size = len(body)
-                await asyncio.to_thread(self._store_whole, key, body)
-            else:
-                size = body
-                if not await asyncio.to_thread(is_hdf5_file, spool_path):
-                    raise invalid_hdf5()
-                await self.blobs.put_file(key, spool_path, move=True)
+                await self._store_whole(file_id, key, body)
+                return file_id
+            if not await asyncio.to_thread(is_hdf5_file, spool_path):
+                raise invalid_hdf5()
+            await self.blobs.put_file(key, spool_path, move=True)
             try:
-                await self.records.insert_file.remote(file_id, size, timestamps.now())
+                await self.records.insert_file.remote(file_id, body, timestamps.now())
             except BaseException:
                 await self.blobs.delete(key)
                 raise
@@ -68,11 +67,27 @@ class FileService:
                 os.unlink(spool_path)
         return file_id
 
-    def _store_whole(self, key: str, body: bytes) -> None:
-        """Validate and store a body held in memory: one thread hand-off for both."""
+    async def _store_whole(self, file_id: str, key: str, body: bytes) -> None:
+        """A body held in memory: validated and stored in one thread hand-off while its record is
+        written. Nobody knows the id before the upload answers, so the record need not wait for
+        the blob; if either step fails, both are undone."""
+        recorded = asyncio.ensure_future(self.records.insert_file.remote(file_id, len(body), timestamps.now()))
+        stored = asyncio.ensure_future(asyncio.to_thread(self._validate_and_write, key, body))
+        try:
+            await asyncio.gather(stored, recorded)
+        except BaseException:
+            await asyncio.shield(self._undo_store(file_id, key, stored, recorded))
+            raise
+
+    def _validate_and_write(self, key: str, body: bytes) -> None:
         if not body or not is_hdf5_file(io.BytesIO(body)):  # h5py reads a file object as it reads a file
             raise invalid_hdf5()
         self.blobs.write_bytes(key, body)
+
+    async def _undo_store(self, file_id: str, key: str, *steps: asyncio.Future) -> None:
+        await asyncio.gather(*steps, return_exceptions=True)  # a thread runs to its end: let both settle
+        await self.records.delete_file.remote(file_id)
+        await self.blobs.delete(key)
 
     async def require(self, file_id: str) -> dict:
         record = await self.records.get_file.remote(file_id) if ids.is_valid_id(file_id) else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 
 import httpx
 import numpy as np
@@ -21,6 +23,12 @@ def stored_files(server) -> set[str]:
         return {path.rsplit("/", 1)[-1] for path in store.fs.ls(store.path("files"), detail=False)}
     except FileNotFoundError:
         return set()
+
+
+def recorded_files(server) -> int:
+    """File records in the server's SQLite file (read beside the RecordStore: WAL allows it)."""
+    with contextlib.closing(sqlite3.connect(f"file:{server.settings.database_path}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
 
 def spool_leftovers(server) -> list[str]:
@@ -73,12 +81,13 @@ def test_a_file_of_many_chunks_comes_back_whole_and_a_client_may_stop_reading(cl
     pytest.param(b"\x89HDF\r\n\x1a\n" + b"\0" * 100, id="signature-only"),
 ])
 def test_upload_rejects_what_is_not_hdf5_and_stores_nothing(client, server, body):
-    before = stored_files(server)
+    before, records_before = stored_files(server), recorded_files(server)
     response = client.post("/api/v0/files", content=body)
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_hdf5_file"
     assert response.json()["retryable"] is False
     assert stored_files(server) == before
+    assert recorded_files(server) == records_before  # a small body's record is written meanwhile, then undone
     assert spool_leftovers(server) == []
 
 

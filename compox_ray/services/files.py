@@ -29,6 +29,9 @@ from compox_ray.storage.file_records import file_blob_key
 # Request chunks are small (~64 KiB); writing them in batches keeps thread hand-offs rare, and
 # with one batch written while the next arrives at most two batches are held.
 _SPOOL_BATCH_BYTES = 4 * 2**20
+# Downloads read a blob of at most this size while its record is looked up (see download); a larger
+# one costs that many bytes read twice, so it stays small.
+_SMALL_BLOB_BYTES = 2**20
 
 
 def too_large(limit: int) -> CompoxError:
@@ -127,15 +130,25 @@ class FileService:
 
     async def download(self, file_id: str) -> tuple[dict, bytes | AsyncIterator[bytes]]:
         """The record and the bytes: whole for a file of at most one chunk, else an iterator of chunks.
-        The blob is opened here, so a missing one is a 404, not a cut stream."""
-        record = await self.require(file_id)
-        key = file_blob_key(file_id)
+        The blob is opened here, so a missing one is a 404, not a cut stream.
+
+        A small blob is read while the record is looked up (most item files are single slices, and
+        the lookup then adds no latency); the bytes are answered only once the record is found."""
+        key = file_blob_key(file_id) if ids.is_valid_id(file_id) else None
+        small = asyncio.ensure_future(self.blobs.get_bytes_if_at_most(key, _SMALL_BLOB_BYTES)) if key else None
         try:
+            record = await self.require(file_id)
+            body = await small if record["size"] <= _SMALL_BLOB_BYTES else None
+            if body is not None:
+                return record, body
             if record["size"] <= self.settings.download_chunk_bytes:
                 return record, await self.blobs.get_bytes(key)
             return record, await self.blobs.open_chunks(key, self.settings.download_chunk_bytes)
         except FileNotFoundError:
             raise not_found("file_not_found", f"File {file_id!r} was not found.") from None
+        finally:
+            if small is not None:
+                small.add_done_callback(_consume)  # when unused: its thread may run on, its error is moot
 
     async def delete(self, file_id: str) -> None:
         if ids.is_valid_id(file_id) and await self.records.delete_file.remote(file_id):
@@ -145,6 +158,11 @@ class FileService:
         if not await self.records.delete_file.remote(file_id):
             raise not_found("file_not_found", f"File {file_id!r} was not found.")
         await self.blobs.delete(file_blob_key(file_id))
+
+
+def _consume(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def invalid_hdf5() -> CompoxError:

@@ -111,6 +111,18 @@ class BlobStore:
     async def get_bytes(self, key: str) -> bytes:
         return await asyncio.to_thread(self.read_bytes, key)
 
+    def _read_if_at_most(self, key: str, limit: int) -> bytes | None:
+        if self.is_local:
+            with open(self.path(key), "rb", buffering=0) as blob:
+                return None if os.fstat(blob.fileno()).st_size > limit else blob.readall()
+        head = self.fs.cat_file(self.path(key), start=0, end=limit + 1)  # one ranged GET, no HEAD first
+        return None if len(head) > limit else head
+
+    async def get_bytes_if_at_most(self, key: str, limit: int) -> bytes | None:
+        """The whole object if it has at most ``limit`` bytes, else None (having read at most
+        ``limit + 1`` of them); FileNotFoundError if there is none."""
+        return await asyncio.to_thread(self._read_if_at_most, key, limit)
+
     async def get_file(self, key: str, local_path: Path) -> None:
         await asyncio.to_thread(self.fs.get_file, self.path(key), str(local_path))
 

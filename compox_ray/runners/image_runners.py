@@ -41,8 +41,7 @@ class SliceStackRunner(BaseRunner):
         file_ids = list(input_data.get("input_dataset_ids") or [])
         if not file_ids:
             raise ValueError("The execution has no input datasets.")
-        # In threads: with an S3 store each slice is a request, and their latencies overlap.
-        slices = [item[self.input_key] for item in self.fetch_data(file_ids, self.input_key, parallel=True)]
+        slices = [item[self.input_key] for item in self.fetch_data(file_ids, self.input_key)]
         shapes = {item.shape for item in slices}
         if len(shapes) > 1:
             raise ValueError(f"The input slices differ in shape ({sorted(shapes)}); they must stack into one volume.")
@@ -64,7 +63,7 @@ class SliceStackRunner(BaseRunner):
 
     def postprocess(self, data: np.ndarray, args: dict | None = None) -> list[str]:
         self._check_slice_count(data)
-        return self.post_data([{self.output_key: data[index]} for index in range(data.shape[0])], parallel=True)
+        return self.post_data([{self.output_key: data[index]} for index in range(data.shape[0])])
 
 
 class Image2ImageRunner(SliceStackRunner):

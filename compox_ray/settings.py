@@ -113,6 +113,8 @@ class Settings(BaseSettings):
             # A deploy uploads content, then checks it, then registers it: the sweep must not
             # take content that a deploy in progress is about to register.
             raise ValueError("package_content_grace_s must be longer than package_check_timeout_s")
+        if self.proxy_port == self.port:
+            raise ValueError("proxy_port must differ from port: with direct ingress the Api replica listens on port")
         return self
 
     @property

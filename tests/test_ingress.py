@@ -1,6 +1,7 @@
 """Direct ingress, the default: the Api replica itself listens on the configured loopback port, and
 a replacement replica takes that port back when the first one dies. A port already taken stops
-``compox-ray serve`` before Ray starts, with a message that says so."""
+``compox-ray serve`` before Ray starts, with a message that says so. Serve's switches follow the
+``ingress`` setting."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import time
 import httpx
 import psutil
 import pytest
+from pydantic import ValidationError
 
+from compox_ray.server import serve_environment
+from compox_ray.settings import Settings
 from tests.servers import ServerProcess, free_port, wait_until
 
 
@@ -63,3 +67,14 @@ def test_a_taken_port_stops_serve_before_ray_starts(tmp_path):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert time.monotonic() - started < 30  # no Ray instance was started and stopped
+
+
+def test_serve_environment_follows_the_ingress_setting():
+    direct = serve_environment(Settings(port=6000))
+    assert (direct["RAY_SERVE_ENABLE_DIRECT_INGRESS"], direct["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"],
+            direct["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"]) == ("1", "6000", "6001")  # exactly one port
+    proxied = serve_environment(Settings(port=6000, ingress="proxy"))
+    assert "RAY_SERVE_ENABLE_DIRECT_INGRESS" not in proxied
+    assert proxied["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
+    with pytest.raises(ValidationError, match="proxy_port must differ from port"):
+        Settings(port=6000, proxy_port=6000)

@@ -53,15 +53,15 @@ class FileService:
         key = file_blob_key(file_id)
         spool_path = self.settings.spool_dir / f"{file_id}.upload"
         try:
-            body = await _receive(chunks, spool_path, limit)
-            if isinstance(body, bytes):  # the whole body fitted in the first batch
-                await self._store_whole(file_id, key, body)
+            received = await _receive(chunks, spool_path, limit)
+            if isinstance(received, bytes):  # the whole body fitted in the first batch
+                await self._store_whole(file_id, key, received)
                 return file_id
             if not await asyncio.to_thread(is_hdf5_file, spool_path):
                 raise invalid_hdf5()
             await self.blobs.put_file(key, spool_path, move=True)
             try:
-                await self.records.insert_file.remote(file_id, body, timestamps.now())
+                await self.records.insert_file.remote(file_id, received, timestamps.now())
             except BaseException:
                 await self.blobs.delete(key)
                 raise

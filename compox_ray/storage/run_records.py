@@ -91,8 +91,12 @@ class RunRecords:
             f"INSERT INTO {kind.events} ({kind.key}, revision, status, progress, log_length) VALUES (?, ?, ?, ?, ?)",
             (row[kind.key], row["revision"], row["status"], row["progress"], len(row["log"])))
 
-    async def _run_apply(self, kind: RunKind, run_id: str, allowed_from: tuple[str, ...], **changes) -> dict | None:
+    async def _run_apply(self, kind: RunKind, run_id: str, allowed_from: tuple[str, ...],
+                         new_files: list[tuple[str, int, float]] = (), **changes) -> dict | None:
+        """``changes`` if the status allows them; ``new_files`` get their records in the same
+        transaction either way."""
         async with self.db.write() as conn:
+            await self.insert_files_in(conn, new_files)
             row = await self._run_change(conn, kind, run_id, allowed_from, **changes)
         if row is not None:
             self.changes.notify(f"{kind.table}:{run_id}")
@@ -113,13 +117,8 @@ class RunRecords:
         changes = {"status": "RUNNING", "append_log": log_lines, **fields}
         if progress is not None:
             changes["progress"] = progress
-        async with self.db.write() as conn:
-            await self.insert_files_in(conn, new_files)
-            row = await self._run_change(conn, kind, run_id, ("STARTED", "RUNNING"), **changes)
-        if row is None:
-            return True  # it already ended
-        self.changes.notify(f"{kind.table}:{run_id}")
-        return bool(row["stop_requested"])
+        row = await self._run_apply(kind, run_id, ("STARTED", "RUNNING"), new_files, **changes)
+        return True if row is None else bool(row["stop_requested"])  # None: it already ended
 
     async def _run_finish(self, kind: RunKind, run_id: str, status: str, message: str = "", level: str = "INFO",
                           pending_log: str = "", new_files: list[tuple[str, int, float]] = (), **fields) -> bool:

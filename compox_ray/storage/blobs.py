@@ -148,15 +148,21 @@ class BlobStore:
     def _reader(self, key: str):
         return _LocalReader(self.path(key)) if self.is_local else _S3Reader(self.fs, self.path(key))
 
+    def _fresh_path(self, key: str) -> str:
+        # s3fs answers from listings it cached earlier, and other processes delete blobs.
+        path = self.path(key)
+        self.fs.invalidate_cache(path)
+        return path
+
     async def size(self, key: str) -> int | None:
         try:
-            return await asyncio.to_thread(self.fs.size, self.path(key))
+            return await asyncio.to_thread(lambda: self.fs.size(self._fresh_path(key)))
         except FileNotFoundError:
             return None
 
     def has(self, key: str) -> bool:
         """Blocking: for worker threads; coroutines use ``exists``."""
-        return self.fs.exists(self.path(key))
+        return self.fs.exists(self._fresh_path(key))
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.has, key)

@@ -37,11 +37,17 @@ def serve_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def use_serve_environment(settings: Settings) -> None:
+    """Put ``serve_environment`` into this process's environment, which the Ray it starts inherits;
+    an operator's own setting wins."""
+    for name, value in serve_environment(settings).items():
+        os.environ.setdefault(name, value)
+
+
 def start_ray(settings: Settings, **init_options) -> None:
     """A local Ray instance (whose head advertises HEAD_RESOURCE) or join ``settings.ray_address``."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    for name, value in serve_environment(settings).items():
-        os.environ.setdefault(name, value)  # an operator's own setting wins
+    use_serve_environment(settings)
     if settings.ray_address:
         ray.init(address=settings.ray_address, namespace=settings.namespace, **init_options)
         if HEAD_RESOURCE not in ray.cluster_resources():

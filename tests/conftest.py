@@ -16,7 +16,7 @@ import ray  # noqa: E402
 from ray import serve  # noqa: E402
 
 from compox_ray.app import build_app  # noqa: E402
-from compox_ray.server import serve_environment  # noqa: E402
+from compox_ray.server import use_serve_environment  # noqa: E402
 from compox_ray.settings import HEAD_RESOURCE, Settings, get_settings  # noqa: E402
 from tests.servers import S3Server, free_port  # noqa: E402
 
@@ -53,8 +53,7 @@ def s3_server():
 def serve_port(tmp_path_factory):
     # The server's Serve switches, except direct ingress: both apps share Serve's proxy port here
     # (tests/test_ingress.py covers direct ingress on a server of its own).
-    for name, value in serve_environment(Settings(ingress="proxy")).items():
-        os.environ.setdefault(name, value)
+    use_serve_environment(Settings(ingress="proxy"))
     ray.init(address="local", num_cpus=8, num_gpus=1, resources={HEAD_RESOURCE: 1}, include_dashboard=False,
              object_store_memory=300 * 2**20, namespace="compox_ray_tests")
     port = free_port()

@@ -11,6 +11,7 @@ import ray
 from compox_ray import ids
 from compox_ray.settings import Settings
 from compox_ray.storage.records_actor import RecordStore
+from tests.factories.run_records import new_execution, new_training
 
 
 @pytest.fixture
@@ -18,22 +19,6 @@ def records(serve_port, tmp_path):
     actor = RecordStore.remote(Settings(data_dir=tmp_path, record_retention_s=100, file_expiry_s=10_000))
     yield actor
     ray.kill(actor)
-
-
-def new_execution(records, file_id: str) -> str:
-    execution_id = ids.new_id()
-    assert ray.get(records.create_execution.remote({
-        "execution_id": execution_id, "algorithm_id": "a", "input_dataset_ids": [file_id], "device_class": "cpu",
-        "additional_parameters": {}, "session_token": "t", "time_started": time.time()})) == []
-    return execution_id
-
-
-def new_training(records) -> str:
-    training_id = ids.new_id()
-    ray.get(records.create_training.remote({
-        "training_id": training_id, "algorithm_id": "a", "training_data": [], "additional_parameters": {},
-        "tags": [], "resources": {}, "state": {}, "output_checkpoint_ids": [], "time_started": time.time()}))
-    return training_id
 
 
 def test_records_are_purged_after_their_retention(records):

@@ -12,7 +12,7 @@ import ray
 from compox_ray import ids
 from compox_ray.settings import Settings
 from compox_ray.storage.records_actor import RecordStore
-from tests.storage.test_retention import new_execution, new_training
+from tests.factories.run_records import new_execution, new_training
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import traceback
 
 import ray
 from ray import serve
+from ray.serve.config import RequestRouterConfig
 
 from compox_ray import timestamps
 from compox_ray.algorithms.loader import load_algorithm
@@ -144,7 +145,14 @@ class AlgorithmRunner:
 
 # A replica being shut down does not wait long for runs in flight: their records end FAILED either
 # way (the Dispatcher's call fails), and a stopping server should stop promptly.
+# Executions queued behind busy replicas wait in Serve's router, which retries with exponential
+# backoff and is not woken when a slot frees: by default from 25 ms up to 0.5 s, far longer than a
+# short execution. Retrying every few milliseconds (at most 20) costs the router a local check.
+QUEUED_RETRY = RequestRouterConfig(initial_backoff_s=0.002, backoff_multiplier=2, max_backoff_s=0.02)
+
+
 @serve.deployment(name="RunnerCpu", num_replicas=1, max_ongoing_requests=2, graceful_shutdown_timeout_s=3,
+                  request_router_config=QUEUED_RETRY,
                   ray_actor_options={"num_cpus": 1})  # defaults; the Serve config YAML overrides
 class RunnerCpu(AlgorithmRunner):
     def __init__(self, settings: Settings):
@@ -152,6 +160,7 @@ class RunnerCpu(AlgorithmRunner):
 
 
 @serve.deployment(name="RunnerGpu", num_replicas=1, max_ongoing_requests=2, graceful_shutdown_timeout_s=3,
+                  request_router_config=QUEUED_RETRY,
                   ray_actor_options={"num_cpus": 0, "num_gpus": 0.5})
 class RunnerGpu(AlgorithmRunner):
     def __init__(self, settings: Settings):

@@ -13,13 +13,14 @@ from compox_ray.services.trainings import TrainingService
 from compox_ray.settings import Settings
 from compox_ray.singletons import singleton
 from compox_ray.storage.blobs import BlobStore, open_blob_store
+from compox_ray.storage.record_reads import Records
 from compox_ray.storage.records_actor import RecordStore
 
 
 @dataclass
 class Services:
     settings: Settings
-    records: object  # RecordStore actor handle
+    records: Records  # the RecordStore's handle
     blobs: BlobStore
     files: FileService
     algorithms: AlgorithmService
@@ -36,7 +37,7 @@ class Services:
         from compox_ray.runtime.sessions import SessionManager
         from compox_ray.runtime.training_supervisor import TrainingSupervisor
 
-        records = singleton(RecordStore, settings, "records")
+        records = Records(singleton(RecordStore, settings, "records"), settings)
         blobs = open_blob_store(settings)
         singleton(Housekeeper, settings, "housekeeper").start.remote()
         singleton(SessionManager, settings, "sessions")

@@ -1,8 +1,9 @@
 """SQLite through aiosqlite: one writer connection, one reader connection, versioned migrations.
 
-Only the RecordStore actor opens the database. Write transactions are serialised by a lock
-(one aiosqlite connection would otherwise share one transaction across coroutines); reads go
-through a second connection and see every committed write (WAL).
+The RecordStore actor opens the database for writing and migrates it. Write transactions are
+serialised by a lock (one aiosqlite connection would otherwise share one transaction across
+coroutines); reads go through a second connection and see every committed write (WAL). Other
+processes on its node may open it ``query_only`` (see record_reads.py): a reader connection only.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def migrations() -> list[tuple[int, str]]:
 
 
 class Database:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, query_only: bool = False):
         self.path = Path(path)
+        self.query_only = query_only
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -46,17 +48,21 @@ class Database:
         async with self._open_lock:
             if self._reader is not None:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await aiosqlite.connect(self.path, isolation_level=None)
-            await writer.execute("PRAGMA journal_mode=WAL")
-            await writer.execute("PRAGMA synchronous=NORMAL")
-            await writer.execute("PRAGMA foreign_keys=ON")
-            await writer.execute("PRAGMA busy_timeout=5000")
-            await self._migrate(writer)
+            writer = None
+            if not self.query_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                writer = await aiosqlite.connect(self.path, isolation_level=None)
+                await writer.execute("PRAGMA journal_mode=WAL")
+                await writer.execute("PRAGMA synchronous=NORMAL")
+                await writer.execute("PRAGMA foreign_keys=ON")
+                await writer.execute("PRAGMA busy_timeout=5000")
+                await self._migrate(writer)
+                writer.row_factory = aiosqlite.Row
             reader = await aiosqlite.connect(self.path, isolation_level=None)
             await reader.execute("PRAGMA busy_timeout=5000")
-            for connection in (writer, reader):
-                connection.row_factory = aiosqlite.Row
+            if self.query_only:
+                await reader.execute("PRAGMA query_only=ON")
+            reader.row_factory = aiosqlite.Row
             self._writer, self._reader = writer, reader
 
     @staticmethod
@@ -75,6 +81,8 @@ class Database:
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; commits on success, rolls back on any error."""
         await self._ensure_open()
+        if self._writer is None:
+            raise RuntimeError(f"{self.path} is open query_only")
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -86,8 +94,7 @@ class Database:
 
     async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         await self._ensure_open()
-        async with self._reader.execute(sql, params) as cursor:
-            return [dict(row) for row in await cursor.fetchall()]
+        return [dict(row) for row in await self._reader.execute_fetchall(sql, params)]
 
     async def fetch_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
         rows = await self.fetch_all(sql, params)
@@ -102,5 +109,5 @@ class Database:
 
 async def fetch_all(connection: aiosqlite.Connection, sql: str, params: tuple | dict = ()) -> list[dict]:
     """Read inside a write transaction (sees its own uncommitted writes)."""
-    async with connection.execute(sql, params) as cursor:
-        return [dict(row) for row in await cursor.fetchall()]
+    # One hand-off to the connection's thread, not three (execute, fetch, close).
+    return [dict(row) for row in await connection.execute_fetchall(sql, params)]

@@ -23,8 +23,9 @@ class FileRecords:
         """Inside a write transaction: records for blobs already stored, as (file_id, size, created_at)."""
         records = [{"file_id": file_id, "size": size, "created_at": created_at,
                     "expires_at": created_at + self.file_expiry_s} for file_id, size, created_at in files]
-        await conn.executemany("INSERT INTO files (file_id, size, created_at, expires_at) "
-                               "VALUES (:file_id, :size, :created_at, :expires_at)", records)
+        if records:  # most run reports carry none: spare the hand-off to the connection's thread
+            await conn.executemany("INSERT INTO files (file_id, size, created_at, expires_at) "
+                                   "VALUES (:file_id, :size, :created_at, :expires_at)", records)
         return records
 
     async def get_file(self, file_id: str) -> dict | None:

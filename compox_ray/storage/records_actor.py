@@ -1,4 +1,5 @@
-"""RecordStore: one detached actor pinned to the head node, the only process that opens SQLite.
+"""RecordStore: one detached actor pinned to the head node, the only process that writes SQLite
+(processes on its node may read the file themselves: record_reads.py).
 
 Owns: every record (files and their pins; later algorithms, executions, samples, trainings,
 checkpoints: one mixin per resource, one migration per schema change).
@@ -34,8 +35,10 @@ class RecordStore(FileRecords, AlgorithmRecords, SampleRecords, ExecutionRecords
         self.changes = ChangeNotifier()
 
     async def describe(self) -> dict:
-        """Liveness probe: opens the database if needed; answers the PID and schema version."""
-        return {"pid": os.getpid(), "schema_version": await self.db.schema_version()}
+        """Liveness probe: opens (and migrates) the database if needed; answers where it runs, the
+        file and its schema version."""
+        return {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
+                "database_path": str(self.db.path), "schema_version": await self.db.schema_version()}
 
     async def sweep(self, now: float) -> list[str]:
         """Run every ``_sweep_*`` step in one transaction; the blob keys to delete afterwards.

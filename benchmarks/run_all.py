@@ -31,8 +31,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from benchmarks import bench_packages, peer  # noqa: E402
+from benchmarks import bench_packages, loopback_ceiling, peer  # noqa: E402
 from benchmarks.client import NotAvailable  # noqa: E402
+from benchmarks.datasets import volume_file  # noqa: E402
 from benchmarks.figures import Context, Target, Workload, all_workloads  # noqa: E402
 from benchmarks.processes import ProcessTreeCpu, PySpyProfiles, machine_description  # noqa: E402
 from benchmarks.report import Results, document, table  # noqa: E402
@@ -103,6 +104,14 @@ def run_workload(workload: Workload, target: Target, context: Context, results: 
     target.notes.clear()
 
 
+def ceiling_of_file_transfers(context: Context, log_dir: Path) -> str:
+    """The file figures' ceiling, measured once with the largest file (which the files workload reuses)."""
+    size = max(context.sizes_mib)
+    path = context.work_dir / f"volume-{size}MiB.h5"
+    volume_file(path, size)
+    return loopback_ceiling.measure(path, context.repetitions, log_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
@@ -129,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         context = context_for(args, work_dir)
         s3 = S3Server()
         cleanup.callback(s3.stop)
+        if any(workload.name == "files" for workload in workloads):
+            results.notes.append(ceiling_of_file_transfers(context, log_dir))
         for store in stores:
             if store not in dict(PAIRS):
                 raise SystemExit(f"unknown store {store!r}: choose from {', '.join(dict(PAIRS))}")

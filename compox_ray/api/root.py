@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import ray
 from fastapi import APIRouter
 
 from compox_ray import __version__
@@ -17,8 +14,7 @@ router = APIRouter(tags=["root"])
 @router.get("/")
 async def read_root(services: ServicesDep) -> RootMessage:
     settings = services.settings
-    resources = await asyncio.to_thread(ray.cluster_resources)
-    gpus = int(resources.get("GPU", 0))
+    gpus = int(await services.executions.cluster_gpus())  # clients probe with GET /: read at most every 5 s
     return RootMessage(name=settings.server_name, tags=settings.server_tags, group=settings.group_name,
                        organization=settings.organization_name, domain=settings.organization_domain,
                        version=__version__, cuda_available=gpus > 0, cuda_capable_devices_count=gpus)

@@ -60,6 +60,8 @@ class Records:
         self._placed: asyncio.Task | None = None
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # not an actor method (copy and pickle probe for these)
+            raise AttributeError(name)
         return _Read(self, name) if name in LOCAL_READS else getattr(self.actor, name)
 
     async def read(self, name: str, *args, **kwargs):

@@ -31,7 +31,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from benchmarks import bench_packages, loopback_ceiling, peer  # noqa: E402
+from benchmarks import bare_server, bench_packages, peer  # noqa: E402
 from benchmarks.client import NotAvailable  # noqa: E402
 from benchmarks.datasets import volume_file  # noqa: E402
 from benchmarks.figures import Context, Target, Workload, all_workloads  # noqa: E402
@@ -104,12 +104,12 @@ def run_workload(workload: Workload, target: Target, context: Context, results: 
     target.notes.clear()
 
 
-def ceiling_of_file_transfers(context: Context, log_dir: Path) -> str:
-    """The file figures' ceiling, measured once with the largest file (which the files workload reuses)."""
+def file_transfers_without_a_server(context: Context, log_dir: Path) -> str:
+    """The client's own cost, once, with the largest file (which the files workload reuses)."""
     size = max(context.sizes_mib)
     path = context.work_dir / f"volume-{size}MiB.h5"
     volume_file(path, size)
-    return loopback_ceiling.measure(path, context.repetitions, log_dir)
+    return bare_server.measure(path, context.repetitions, log_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         s3 = S3Server()
         cleanup.callback(s3.stop)
         if any(workload.name == "files" for workload in workloads):
-            results.notes.append(ceiling_of_file_transfers(context, log_dir))
+            results.notes.append(file_transfers_without_a_server(context, log_dir))
         for store in stores:
             if store not in dict(PAIRS):
                 raise SystemExit(f"unknown store {store!r}: choose from {', '.join(dict(PAIRS))}")

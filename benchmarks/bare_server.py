@@ -1,11 +1,13 @@
-"""What this client can move over loopback at all: the denominator the file figures sit under.
+"""The file figures without a server's own work: a bare ASGI app under uvicorn on 127.0.0.1 that
+counts what it receives and sends as many bytes back in 1 MiB chunks, driven with the very client
+calls of the files workload.
 
-A server that does nothing but count what it receives and send back as many bytes (a bare ASGI
-app under uvicorn on 127.0.0.1, 1 MiB response chunks) is driven with the very client calls of the
-files workload: about what this client moves over loopback on this machine at all (a noisy
-figure: it moved by a third between runs minutes apart).
+What it gives is the cost of this client, HTTP and uvicorn alone on this machine at that moment:
+no upload can be faster with this client. A download can come close to it or, with other chunk
+sizes and on a lucky moment, pass it: the figure is noisy, a third either way between runs
+minutes apart.
 
-    python -m benchmarks.loopback_ceiling --serve PORT      # the sink itself (run_all starts it)
+    python -m benchmarks.bare_server --serve PORT      # the server itself (run_all starts it)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from benchmarks.processes import ChildServer, free_port
 _CHUNK = b"\0" * 2**20
 
 
-class _Sink:
+class _BareServer:
     """POST /api/v0/files counts the body; GET /api/v0/files/{id} sends that many bytes back."""
 
     def __init__(self):
@@ -39,7 +41,7 @@ class _Sink:
                 if not message.get("more_body"):
                     break
             self.received = received
-            await _answer(send, b'{"file_id": "sink"}', b"application/json")
+            await _answer(send, b'{"file_id": "any"}', b"application/json")
         elif scope["method"] == "GET" and scope["path"].startswith("/api/v0/files/"):
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-length", str(self.received).encode())]})
@@ -61,12 +63,12 @@ async def _answer(send, body: bytes, content_type: bytes) -> None:
 
 
 def measure(path: Path, repetitions: int, log_dir: Path) -> str:
-    """Median upload and download MiB/s of ``path`` against the sink, as a line for the notes."""
+    """Median upload and download MiB/s of ``path`` against the bare server, as a line for the notes."""
     port = free_port()
-    sink = ChildServer("loopback-sink", [sys.executable, "-m", "benchmarks.loopback_ceiling", "--serve", str(port)],
+    server = ChildServer("bare-server", [sys.executable, "-m", "benchmarks.bare_server", "--serve", str(port)],
                        port=port, env=None, log_dir=log_dir, ready_path="/", ready_timeout_s=60,
                        cwd=Path(__file__).resolve().parent.parent)
-    client = ApiClient(sink.url)
+    client = ApiClient(server.url)
     try:
         mib = path.stat().st_size / 2**20
         up, down = [], []
@@ -75,13 +77,13 @@ def measure(path: Path, repetitions: int, log_dir: Path) -> str:
             client.upload_path(path)
             up.append(mib / (time.perf_counter() - start))
             start = time.perf_counter()
-            client.download_count("sink")
+            client.download_count("any")
             down.append(mib / (time.perf_counter() - start))
     finally:
         client.close()
-        sink.stop()
-    return (f"loopback ceiling of this client ({path.stat().st_size / 2**20:.0f} MiB to and from a server that "
-            f"does nothing else, median of {repetitions}): upload {statistics.median(up):.0f} MiB/s, "
+        server.stop()
+    return (f"bare server (benchmarks/bare_server.py: {mib:.0f} MiB to and from a server that does nothing "
+            f"else, median of {repetitions}): upload {statistics.median(up):.0f} MiB/s, "
             f"download {statistics.median(down):.0f} MiB/s")
 
 
@@ -91,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", type=int, required=True, metavar="PORT")
     port = parser.parse_args().serve
-    uvicorn.run(_Sink(), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(_BareServer(), host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":

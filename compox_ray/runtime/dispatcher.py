@@ -56,7 +56,8 @@ class Dispatcher:
 
     async def submit(self, execution_id: str, record: dict | None = None) -> None:
         """Dispatch a PENDING execution; ``record`` saves reading it again when the caller has it
-        (the replica's PENDING -> STARTED transition is what decides, not this copy)."""
+        (the replica's PENDING -> STARTED transition is what decides, not this copy: the Api sends
+        it while the record is still being written, and a rejected one never starts)."""
         await self.start()
         if execution_id in self.inflight:
             return

@@ -98,21 +98,23 @@ class AlgorithmRunner:
 
     async def execute(self, record: dict) -> str:
         """Run one execution (its record as submitted) to its end; answers the status it ended with
-        ("skipped" if it was not PENDING any more: stopped meanwhile, or taken by another replica)."""
+        ("skipped" if it was not PENDING any more: stopped meanwhile, taken by another replica, or
+        never written because the request was rejected)."""
         if self._lease_task is None:
             self._lease_task = asyncio.get_running_loop().create_task(self._renew_leases())
         execution_id = record["execution_id"]
-        try:
-            loaded = await self.load(serve.get_multiplexed_model_id())
-        except Exception as error:
-            await self.records.finish_execution.remote(execution_id, "FAILED", level="ERROR",
-                                                       message=f"could not load the algorithm: {failure_message(error)}")
-            return "FAILED"
+        # STARTED first: an execution stopped or rejected meanwhile never costs a model load.
         if not await self.records.start_execution.remote(execution_id, self.replica_id, self.settings.lease_s,
                                                          self.device_label):
             return "skipped"
         self.active.add(execution_id)
         try:
+            try:
+                loaded = await self.load(serve.get_multiplexed_model_id())
+            except Exception as error:
+                await self.records.finish_execution.remote(
+                    execution_id, "FAILED", level="ERROR", message=f"could not load the algorithm: {failure_message(error)}")
+                return "FAILED"
             return await self._run(loaded, record)
         finally:
             self.active.discard(execution_id)

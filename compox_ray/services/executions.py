@@ -71,12 +71,14 @@ class ExecutionService:
             "time_started": timestamps.now(),
             "log": "".join(log_line(w, "WARNING") for w in warnings + device_warnings),
         }
-        missing = await self.records.create_execution.remote(record)
-        if missing:
+        created = self.records.create_execution.remote(record)
+        # Handed over while the record is written (the runner's STARTED write waits for it, and a
+        # rejected one never starts), so dispatching costs the POST no round trip. Not awaited: the
+        # Dispatcher's reconcile loop picks up a PENDING execution whose hand-off was lost.
+        self.dispatcher.submit.remote(execution_id, record)
+        if missing := await created:
             raise not_found("input_datasets_not_found", f"{len(missing)} input dataset(s) were not found.",
                             missing_dataset_ids=missing)
-        # Not awaited: the Dispatcher's reconcile loop picks up a PENDING execution whose hand-off was lost.
-        self.dispatcher.submit.remote(execution_id, record)
         return execution_id
 
     async def get(self, execution_id: str) -> dict:

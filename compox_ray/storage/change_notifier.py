@@ -1,4 +1,5 @@
-"""Wake coroutines waiting for a record to change (long-poll for server-sent events)."""
+"""Wake coroutines waiting for a record to change (long-poll for server-sent events, a runner
+waiting for the record of the execution it was handed)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ class ChangeNotifier:
         if event is not None:
             event.set()
 
-    async def wait(self, key: str, timeout_s: float) -> bool:
-        """True if ``key`` changed within ``timeout_s``."""
-        event = self._events.setdefault(key, asyncio.Event())
+    def listen(self, key: str) -> asyncio.Event:
+        """An event set by the next ``notify(key)``. Take it before reading what may change, then
+        wait on it: a change between the read and the wait is not missed."""
+        return self._events.setdefault(key, asyncio.Event())
+
+    @staticmethod
+    async def changed(event: asyncio.Event, timeout_s: float) -> bool:
+        """True if ``event`` (from ``listen``) was set within ``timeout_s``."""
         try:
             await asyncio.wait_for(event.wait(), timeout_s)
             return True

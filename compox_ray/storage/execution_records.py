@@ -4,6 +4,8 @@ run_records.py, plus inputs pinned while an execution is active and its place in
 from __future__ import annotations
 
 import json
+import time
+from collections import deque
 
 from compox_ray.storage.run_records import ACTIVE, TERMINAL, RunKind, RunRecords, log_line
 
@@ -15,19 +17,32 @@ EXECUTIONS = RunKind(noun="Execution", table="executions", key="execution_id", e
                      outputs_field="output_dataset_ids")
 
 
+# How long a runner's STARTED write waits for a record still being written (see start_execution).
+RECORD_WAIT_S = 5.0
+
+
 class ExecutionRecords(RunRecords):
+    rejected_executions: deque[str]  # ids whose create_execution wrote nothing, the latest ones
+
     async def create_execution(self, record: dict) -> list[str]:
         """Insert a PENDING execution and pin its inputs; or, if inputs are missing, nothing and
         the missing ids."""
         execution_id = record["execution_id"]
-        async with self.db.write() as conn:
-            missing = await self.pin_files_in(conn, EXECUTIONS.holder(execution_id), record["input_dataset_ids"])
-            if missing:
-                return missing
-            (next_seq,), = await conn.execute_fetchall("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM executions")
-            await self._run_insert(conn, EXECUTIONS, dict(record, queue_seq=next_seq))
-        self.changes.notify(f"executions:{execution_id}")
-        return []
+        try:
+            async with self.db.write() as conn:
+                missing = await self.pin_files_in(conn, EXECUTIONS.holder(execution_id), record["input_dataset_ids"])
+                if not missing:
+                    (next_seq,), = await conn.execute_fetchall(
+                        "SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM executions")
+                    await self._run_insert(conn, EXECUTIONS, dict(record, queue_seq=next_seq))
+        except BaseException:
+            missing = None
+            raise
+        finally:
+            if missing is None or missing:
+                self.rejected_executions.append(execution_id)
+            self.changes.notify(f"executions:{execution_id}")  # a runner may be waiting for it
+        return missing
 
     async def get_execution(self, execution_id: str) -> dict | None:
         row = await self._run_get(EXECUTIONS, execution_id)
@@ -49,9 +64,25 @@ class ExecutionRecords(RunRecords):
         return [await self.get_execution(row["execution_id"]) for row in rows]
 
     async def start_execution(self, execution_id: str, lease_owner: str, lease_s: float, device: str) -> bool:
-        """PENDING -> STARTED for the runner that will run it; False if it is no longer PENDING."""
+        """PENDING -> STARTED for the runner that will run it; False if it is no longer PENDING.
+
+        The Api hands an execution to the Dispatcher while its record is being written, so the
+        record may not be there yet: this waits for create_execution's outcome (up to
+        RECORD_WAIT_S; a record that comes later is PENDING and gets dispatched again)."""
+        if not await self._execution_written(execution_id):
+            return False
         return await self._run_start(EXECUTIONS, execution_id, lease_owner, lease_s, device,
                                      resolved_execution_device=device)
+
+    async def _execution_written(self, execution_id: str) -> bool:
+        deadline = time.monotonic() + RECORD_WAIT_S
+        while execution_id not in self.rejected_executions:
+            changed = self.changes.listen(f"executions:{execution_id}")
+            if await self.db.fetch_one("SELECT 1 FROM executions WHERE execution_id = ?", (execution_id,)):
+                return True
+            if not await self.changes.changed(changed, deadline - time.monotonic()):
+                return False
+        return False
 
     async def report_execution(self, execution_id: str, progress: float | None, log_lines: str = "",
                                new_files: list[tuple[str, int, float]] = ()) -> bool:

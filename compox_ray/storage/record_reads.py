@@ -81,6 +81,11 @@ class Records:
             raise
         return self._reads
 
+    async def close(self) -> None:
+        """Close the file's connection (its thread would otherwise keep a process from exiting)."""
+        if self._reads is not None:
+            await self._reads.db.close()
+
     async def _open_if_beside(self) -> None:
         described = await self.actor.describe.remote()
         here = ray.get_runtime_context().get_node_id()

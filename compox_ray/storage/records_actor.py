@@ -12,6 +12,7 @@ judged by leases, not by this actor starting.
 from __future__ import annotations
 
 import os
+from collections import deque
 
 import ray
 
@@ -33,6 +34,7 @@ class RecordStore(FileRecords, AlgorithmRecords, SampleRecords, ExecutionRecords
         self.record_retention_s = settings.record_retention_s
         self.db = Database(settings.database_path)
         self.changes = ChangeNotifier()
+        self.rejected_executions = deque(maxlen=1024)
 
     async def describe(self) -> dict:
         """Liveness probe: opens (and migrates) the database if needed; answers where it runs, the

@@ -9,12 +9,15 @@ import ray
 from compox_ray import ids
 
 
+def execution_record(file_id: str, execution_id: str | None = None) -> dict:
+    return {"execution_id": execution_id or ids.new_id(), "algorithm_id": "a", "input_dataset_ids": [file_id],
+            "device_class": "cpu", "additional_parameters": {}, "session_token": "t", "time_started": time.time()}
+
+
 def new_execution(records, file_id: str) -> str:
-    execution_id = ids.new_id()
-    assert ray.get(records.create_execution.remote({
-        "execution_id": execution_id, "algorithm_id": "a", "input_dataset_ids": [file_id], "device_class": "cpu",
-        "additional_parameters": {}, "session_token": "t", "time_started": time.time()})) == []
-    return execution_id
+    record = execution_record(file_id)
+    assert ray.get(records.create_execution.remote(record)) == []
+    return record["execution_id"]
 
 
 def new_training(records) -> str:

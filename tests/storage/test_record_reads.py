@@ -31,10 +31,8 @@ def actor(serve_port, settings):
 
 
 def test_reads_on_the_actors_node_are_answered_from_the_file_and_agree_with_the_actor(actor, settings):
-    async def scenario():
-        records = Records(actor, settings)
+    async def scenario(records: Records):
         assert await records.local_reads() is not None  # this test process runs on the head node
-
         file_id = ids.new_id()
         await records.insert_file.remote(file_id, 7, time.time())  # a write: through the actor
         assert await records.get_file.remote(file_id) == await actor.get_file.remote(file_id)
@@ -48,23 +46,23 @@ def test_reads_on_the_actors_node_are_answered_from_the_file_and_agree_with_the_
 
         await records.start_execution.remote(execution_id, "replica", 30, "cpu@test")
         assert (await records.get_execution.remote(execution_id))["status"] == "STARTED"
-        assert [event["status"] for event in await records.execution_events.remote(execution_id, 0)] == \
-            ["PENDING", "STARTED"]
+        events = await records.execution_events.remote(execution_id, 0)
+        assert [event["status"] for event in events] == ["PENDING", "STARTED"]
 
-    asyncio.run(scenario())
+    run_with(Records(actor, settings), scenario)
 
 
 def test_a_process_that_cannot_open_the_actors_file_asks_the_actor(actor, settings, tmp_path):
-    async def scenario():
-        elsewhere = Settings(data_dir=tmp_path / "elsewhere")  # another node would see another path
-        records = Records(actor, elsewhere)
+    elsewhere = Settings(data_dir=tmp_path / "elsewhere")  # another node would see another path
+
+    async def scenario(records: Records):
         assert await records.local_reads() is None
         file_id = ids.new_id()
         await records.insert_file.remote(file_id, 3, time.time())
         assert (await records.get_file.remote(file_id))["size"] == 3
-        assert not elsewhere.database_path.exists()
 
-    asyncio.run(scenario())
+    run_with(Records(actor, elsewhere), scenario)
+    assert not elsewhere.database_path.exists()
 
 
 def test_a_query_only_database_refuses_writes(actor, settings):
@@ -82,3 +80,13 @@ def test_a_query_only_database_refuses_writes(actor, settings):
             await database.close()
 
     asyncio.run(scenario())
+
+
+def run_with(records: Records, scenario) -> None:
+    async def closing():
+        try:
+            await scenario(records)
+        finally:
+            await records.close()  # its connection's thread would keep pytest from exiting
+
+    asyncio.run(closing())

@@ -112,8 +112,8 @@ class AlgorithmRunner:
             try:
                 loaded = await self.load(serve.get_multiplexed_model_id())
             except Exception as error:
-                await self.records.finish_execution.remote(
-                    execution_id, "FAILED", level="ERROR", message=f"could not load the algorithm: {failure_message(error)}")
+                message = f"could not load the algorithm: {failure_message(error)}"
+                await self.records.finish_execution.remote(execution_id, "FAILED", level="ERROR", message=message)
                 return "FAILED"
             return await self._run(loaded, record)
         finally:

@@ -28,6 +28,7 @@ class ExecutionRecords(RunRecords):
         """Insert a PENDING execution and pin its inputs; or, if inputs are missing, nothing and
         the missing ids."""
         execution_id = record["execution_id"]
+        written = False
         try:
             async with self.db.write() as conn:
                 missing = await self.pin_files_in(conn, EXECUTIONS.holder(execution_id), record["input_dataset_ids"])
@@ -35,13 +36,11 @@ class ExecutionRecords(RunRecords):
                     (next_seq,), = await conn.execute_fetchall(
                         "SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM executions")
                     await self._run_insert(conn, EXECUTIONS, dict(record, queue_seq=next_seq))
-        except BaseException:
-            missing = None
-            raise
+            written = not missing
         finally:
-            if missing is None or missing:
+            if not written:  # rejected, or the write failed: a runner handed it stops waiting now
                 self.rejected_executions.append(execution_id)
-            self.changes.notify(f"executions:{execution_id}")  # a runner may be waiting for it
+            self.changes.notify(f"executions:{execution_id}")
         return missing
 
     async def get_execution(self, execution_id: str) -> dict | None:

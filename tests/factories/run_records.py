@@ -9,8 +9,8 @@ import ray
 from compox_ray import ids
 
 
-def execution_record(file_id: str, execution_id: str | None = None) -> dict:
-    return {"execution_id": execution_id or ids.new_id(), "algorithm_id": "a", "input_dataset_ids": [file_id],
+def execution_record(file_id: str) -> dict:
+    return {"execution_id": ids.new_id(), "algorithm_id": "a", "input_dataset_ids": [file_id],
             "device_class": "cpu", "additional_parameters": {}, "session_token": "t", "time_started": time.time()}
 
 

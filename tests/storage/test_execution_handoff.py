@@ -9,18 +9,13 @@ import pytest
 import ray
 
 from compox_ray import ids
-from compox_ray.settings import Settings
 from compox_ray.storage.execution_records import RECORD_WAIT_S
-from compox_ray.storage.records_actor import RecordStore
 from tests.factories.run_records import execution_record
 
 
 @pytest.fixture
-def records(serve_port, tmp_path):
-    actor = RecordStore.remote(Settings(data_dir=tmp_path))
-    ray.get(actor.describe.remote())
-    yield actor
-    ray.kill(actor)
+def records(record_store):
+    return record_store()
 
 
 def start(records, execution_id: str):

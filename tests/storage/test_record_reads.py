@@ -8,13 +8,11 @@ import sqlite3
 import time
 
 import pytest
-import ray
 
 from compox_ray import ids
 from compox_ray.settings import Settings
 from compox_ray.storage.database import Database
 from compox_ray.storage.record_reads import Records
-from compox_ray.storage.records_actor import RecordStore
 from tests.factories.run_records import new_execution
 
 
@@ -24,10 +22,8 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def actor(serve_port, settings):
-    actor = RecordStore.remote(settings)
-    yield actor
-    ray.kill(actor)
+def actor(record_store):
+    return record_store()
 
 
 def test_reads_on_the_actors_node_are_answered_from_the_file_and_agree_with_the_actor(actor, settings):
@@ -65,9 +61,7 @@ def test_a_process_that_cannot_open_the_actors_file_asks_the_actor(actor, settin
     assert not elsewhere.database_path.exists()
 
 
-def test_a_query_only_database_refuses_writes(actor, settings):
-    ray.get(actor.describe.remote())  # the actor creates and migrates the file
-
+def test_a_query_only_database_refuses_writes(actor, settings):  # the actor has created the file
     async def scenario():
         database = Database(settings.database_path, query_only=True)
         try:

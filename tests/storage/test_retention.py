@@ -9,16 +9,12 @@ import pytest
 import ray
 
 from compox_ray import ids
-from compox_ray.settings import Settings
-from compox_ray.storage.records_actor import RecordStore
 from tests.factories.run_records import new_execution, new_training
 
 
 @pytest.fixture
-def records(serve_port, tmp_path):
-    actor = RecordStore.remote(Settings(data_dir=tmp_path, record_retention_s=100, file_expiry_s=10_000))
-    yield actor
-    ray.kill(actor)
+def records(record_store):
+    return record_store(record_retention_s=100, file_expiry_s=10_000)
 
 
 def test_records_are_purged_after_their_retention(records):

@@ -10,16 +10,12 @@ import pytest
 import ray
 
 from compox_ray import ids
-from compox_ray.settings import Settings
-from compox_ray.storage.records_actor import RecordStore
 from tests.factories.run_records import new_execution, new_training
 
 
 @pytest.fixture
-def records(serve_port, tmp_path):
-    actor = RecordStore.remote(Settings(data_dir=tmp_path, file_expiry_s=1000))
-    yield actor
-    ray.kill(actor)
+def records(record_store):
+    return record_store(file_expiry_s=1000)
 
 
 def written(count: int) -> list[tuple[str, int, float]]:

@@ -76,11 +76,11 @@ class ExecutionRecords(RunRecords):
     async def _execution_written(self, execution_id: str) -> bool:
         deadline = time.monotonic() + RECORD_WAIT_S
         while execution_id not in self.rejected_executions:
-            changed = self.changes.listen(f"executions:{execution_id}")
-            if await self.db.fetch_one("SELECT 1 FROM executions WHERE execution_id = ?", (execution_id,)):
-                return True
-            if not await self.changes.changed(changed, deadline - time.monotonic()):
-                return False
+            with self.changes.listening(f"executions:{execution_id}") as changed:
+                if await self.db.fetch_one("SELECT 1 FROM executions WHERE execution_id = ?", (execution_id,)):
+                    return True
+                if not await self.changes.changed(changed, deadline - time.monotonic()):
+                    return False
         return False
 
     async def report_execution(self, execution_id: str, progress: float | None, log_lines: str = "",

@@ -197,11 +197,11 @@ class RunRecords:
         return snapshots
 
     async def _run_wait(self, kind: RunKind, run_id: str, after_revision: int, timeout_s: float) -> bool:
-        changed = self.changes.listen(f"{kind.table}:{run_id}")
-        row = await self.db.fetch_one(f"SELECT revision FROM {kind.table} WHERE {kind.key} = ?", (run_id,))
-        if row is None or row["revision"] > after_revision:
-            return True
-        return await self.changes.changed(changed, timeout_s)
+        with self.changes.listening(f"{kind.table}:{run_id}") as changed:
+            row = await self.db.fetch_one(f"SELECT revision FROM {kind.table} WHERE {kind.key} = ?", (run_id,))
+            if row is None or row["revision"] > after_revision:
+                return True
+            return await self.changes.changed(changed, timeout_s)
 
     async def _run_purge(self, conn, kind: RunKind, now: float) -> None:
         await conn.execute(f"DELETE FROM {kind.table} WHERE time_completed IS NOT NULL AND time_completed < ?",

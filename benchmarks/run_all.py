@@ -35,6 +35,7 @@ from benchmarks import bare_server, bench_packages, peer  # noqa: E402
 from benchmarks.client import NotAvailable  # noqa: E402
 from benchmarks.datasets import volume_file  # noqa: E402
 from benchmarks.figures import Context, Target, Workload, all_workloads  # noqa: E402
+from benchmarks.figures.executions import realistic_without_a_server  # noqa: E402
 from benchmarks.processes import ProcessTreeCpu, PySpyProfiles, machine_description  # noqa: E402
 from benchmarks.report import Results, document, table  # noqa: E402
 from benchmarks.targets import PAIRS, running  # noqa: E402
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         cleanup.callback(s3.stop)
         if any(workload.name == "files" for workload in workloads):
             results.notes.append(file_transfers_without_a_server(context, log_dir))
+        if any(workload.name == "realistic job" for workload in workloads):
+            results.notes.append(realistic_without_a_server(context, log_dir))
         for store in stores:
             if store not in dict(PAIRS):
                 raise SystemExit(f"unknown store {store!r}: choose from {', '.join(dict(PAIRS))}")

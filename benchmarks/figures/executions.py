@@ -4,7 +4,8 @@
   client; median and p90 of 20 (after one untimed first run, reported on its own);
 - 20 at once: 20 such executions posted together, makespan until the last is seen COMPLETED;
 - realistic job: the denoiser on a 256^3 float32 volume sent as 256 slices, end to end (upload the
-  slices, execute, download the 256 outputs);
+  slices, execute, download the 256 outputs); and, once, the same job without a server: the client's
+  calls against the bare server and the package run in-process, what no server can beat here;
 - warm model: a package with 200 MB of weights, first and second execution, and how many times
   the weights were loaded (the package logs its count).
 """
@@ -15,9 +16,11 @@ import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
+from benchmarks import bare_server
 from benchmarks.client import require_completed
 from benchmarks.datasets import image_bytes, noisy_volume, read_image
 from benchmarks.figures import Context, Figure, Target, Workload
@@ -112,6 +115,32 @@ def realistic(target: Target, context: Context) -> dict[str, float]:
     for file_id in input_ids + record["output_dataset_ids"]:
         target.client.delete_file(file_id)
     return {realistic_figures(context)[0].name: end - start}
+
+
+def realistic_without_a_server(context: Context, log_dir: Path) -> str:
+    """The realistic job's floor, as a line for the notes: its client calls against the bare server,
+    plus the package run in-process on local files (read the slices, denoise, write the outputs)."""
+    from compox_ray.algorithms.loader import load_algorithm_from_folder
+    from compox_ray.runners import LocalRunContext
+
+    edge = _edge(context)
+    volume = noisy_volume(edge)
+    upload_s, download_s = bare_server.measure_slices([image_bytes(image) for image in volume], 2, log_dir)
+    algorithm = load_algorithm_from_folder(context.packages["denoiser"])
+    runs = []
+    for attempt in range(2):
+        with LocalRunContext(context.work_dir / f"denoiser-in-process-{attempt}",
+                             parameters=algorithm.with_defaults({})) as local:
+            input_ids = local.add_volume(volume)
+            start = time.perf_counter()
+            algorithm.execute(local, input_ids)
+            runs.append(time.perf_counter() - start)
+    algorithm.close()
+    run_s = min(runs)
+    return (f"denoiser without a server (best of 2: the client's calls against benchmarks/bare_server.py, the "
+            f"package run in-process with LocalRunContext): upload {upload_s:.2f} s, run {run_s:.2f} s, "
+            f"download {download_s:.2f} s; {upload_s + run_s + download_s:.2f} s in all, which no server "
+            f"beats with this client here")
 
 
 # -- warm model ----------------------------------------------------------------------------------

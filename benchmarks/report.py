@@ -56,6 +56,8 @@ def verdict(figure: Figure, compox: Value | None, ours: Value | None) -> tuple[s
         goal += " met" if met else " MISSED"
     elif figure.goal_max is not None and _number(ours):
         goal += " met" if ours < figure.goal_max else " MISSED"
+    elif figure.goal_min is not None and _number(ours):
+        goal += " met" if ours >= figure.goal_min else " MISSED"
     return ratio_text, goal
 
 

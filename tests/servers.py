@@ -63,8 +63,10 @@ class ServerProcess:
     def __init__(self, data_dir: Path, extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {"COMPOX_RAY_DATA_DIR": str(data_dir), "COMPOX_RAY_PORT": str(self.port),
-                            "COMPOX_RAY_INSTANCE": "child", "RAY_ADDRESS": ""} | (extra_env or {})
+        # Without the test session's Serve switches (proxy ingress): the child chooses its own.
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("RAY_SERVE_")}
+        env = inherited | {"COMPOX_RAY_DATA_DIR": str(data_dir), "COMPOX_RAY_PORT": str(self.port),
+                           "COMPOX_RAY_INSTANCE": "child", "RAY_ADDRESS": ""} | (extra_env or {})
         self.log_path = Path(data_dir).parent / f"server-{self.port}.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen([sys.executable, "-m", "compox_ray.cli", "serve"], env=env,

@@ -1,7 +1,7 @@
 """Direct ingress, the default: the Api replica itself listens on the configured loopback port, and
 a replacement replica takes that port back when the first one dies. A port already taken stops
 ``compox-ray serve`` before Ray starts, with a message that says so. Serve's switches follow the
-``ingress`` setting."""
+``ingress`` setting, and the cluster launcher starts every node with those of ingress "proxy"."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from compox_ray.server import serve_environment
@@ -74,7 +76,19 @@ def test_serve_environment_follows_the_ingress_setting():
     assert (direct["RAY_SERVE_ENABLE_DIRECT_INGRESS"], direct["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"],
             direct["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"]) == ("1", "6000", "6001")  # exactly one port
     proxied = serve_environment(Settings(port=6000, ingress="proxy"))
-    assert "RAY_SERVE_ENABLE_DIRECT_INGRESS" not in proxied
-    assert proxied["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
+    assert proxied["RAY_SERVE_ENABLE_DIRECT_INGRESS"] == "0"  # the throughput mode would turn it on
+    assert "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in proxied
+    for env in (direct, proxied):
+        # Runner calls over gRPC; the HTTP proxy, if any, on its default transport.
+        assert (env["RAY_SERVE_THROUGHPUT_OPTIMIZED"], env["RAY_SERVE_PROXY_USE_GRPC"]) == ("1", "0")
+        assert env["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
     with pytest.raises(ValidationError, match="proxy_port must differ from port"):
         Settings(port=6000, proxy_port=6000)
+
+
+def test_the_cluster_launcher_starts_every_node_with_the_proxy_switches():
+    config = yaml.safe_load((Path(__file__).parents[1] / "cluster.yaml").read_text())
+    expected = serve_environment(Settings(ingress="proxy"))
+    for command in (config["head_start_ray_commands"][-1], config["worker_start_ray_commands"][-1]):
+        switches = dict(word.split("=", 1) for word in command.split() if word.startswith("RAY_SERVE_"))
+        assert switches == expected

@@ -21,6 +21,7 @@ class Figure:
     lower_is_better: bool
     goal_ratio: float | None = None  # compox_ray / Compox must be <= (lower) or >= (higher) this
     goal_max: float | None = None    # compox_ray's own value must stay below this (memory)
+    goal_min: float | None = None    # compox_ray's own value must reach at least this
 
     @property
     def goal(self) -> str:
@@ -31,6 +32,8 @@ class Figure:
             return f"{sign} {ratio}"
         if self.goal_max is not None:
             return f"< {self.goal_max:g} {self.unit}"
+        if self.goal_min is not None:
+            return f">= {self.goal_min:g} {self.unit}"
         return ""
 
 

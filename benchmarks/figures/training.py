@@ -7,6 +7,10 @@ checkpoint record. N trainings at once (each its own sample) are posted together
 set against N times the single training (one after another, which is how Compox schedules them),
 and the intervals the training code itself ran (``began``/``ended`` in each record's state, wall
 clock) give how many actually ran at the same moment.
+
+The goal for four trainings at 0.25 GPU each: on a real GPU, a makespan of at most 0.4 of one after
+another; on a machine without one (Ray's logical GPU, the CPU doing the work) all four must run
+at the same moment, which is what the scheduling alone can prove there.
 """
 
 from __future__ import annotations
@@ -36,13 +40,22 @@ def _train(target: Target, algorithm_id: str, sample_id: str) -> dict:
 
 
 def figures(context: Context) -> list[Figure]:
+    real_gpu = _has_cuda()
     rows = [Figure("training: sample -> train -> checkpoint", "s", lower_is_better=True)]
     for count in context.training_counts:
+        four = count == 4
         rows.append(Figure(f"{count} trainings at once: makespan", "s", True))
         rows.append(Figure(f"{count} trainings at once: makespan / one after another", "x", True,
-                           goal_ratio=0.4 if count == 4 else None))
-        rows.append(Figure(f"{count} trainings at once: most running together", "trainings", False))
+                           goal_ratio=0.4 if four and real_gpu else None))
+        rows.append(Figure(f"{count} trainings at once: most running together", "trainings", False,
+                           goal_min=4 if four and not real_gpu else None))
     return rows
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def run(target: Target, context: Context) -> dict[str, float]:

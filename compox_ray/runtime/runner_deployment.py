@@ -124,21 +124,27 @@ class AlgorithmRunner:
         context = ExecutionContext(record=record, device=self.device,
                                    records=self.records, sessions=self.sessions, blobs=self.blobs,
                                    flush_s=self.settings.progress_flush_s)
-        if self.device_warning:
-            await asyncio.to_thread(context.report_log, self.device_warning, "WARNING")
+        # Off the event loop (health checks, lease renewal and other requests keep flowing), in one
+        # thread hand-off from the device warning to what the terminal write carries.
+        status, outputs, message, level, pending_log, new_files = await asyncio.to_thread(
+            self._run_in_thread, loaded, context, record["input_dataset_ids"])
+        await self.records.finish_execution.remote(execution_id, status, outputs, message, level,
+                                                   pending_log=pending_log, new_files=new_files)
+        return status
+
+    def _run_in_thread(self, loaded, context: ExecutionContext, input_ids: list[str]) -> tuple:
+        """The run's status, outputs, closing log line and level, and what is still batched (the
+        log lines and new files that go with the terminal write: one call, in order)."""
         try:
-            # Off the event loop: health checks, lease renewal and other requests keep flowing.
-            outputs = await asyncio.to_thread(loaded.execute, context, record["input_dataset_ids"])
+            if self.device_warning:
+                context.report_log(self.device_warning, "WARNING")
+            outputs = list(loaded.execute(context, input_ids) or [])
             status, message, level = "COMPLETED", "Completed.", "INFO"
         except RunStopped:
             outputs, status, message, level = [], "STOPPED", "Stopped at the client's request.", "INFO"
         except Exception as error:
             outputs, status, message, level = [], "FAILED", failure_message(error), "ERROR"
-        # What is still batched goes with the terminal write: one call, in order.
-        pending_log, new_files = await asyncio.to_thread(context.take_pending)
-        await self.records.finish_execution.remote(execution_id, status, list(outputs or []), message, level,
-                                                   pending_log=pending_log, new_files=new_files)
-        return status
+        return (status, outputs, message, level, *context.take_pending())
 
     def stats(self) -> dict:
         """For tests and operators: which replica, how many algorithm loads it has done."""

@@ -25,10 +25,12 @@ def serve_environment(settings: Settings) -> dict[str, str]:
         "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
         "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
         # Serve's documented high-throughput mode: handle calls (the Dispatcher's to the runners)
-        # go over each replica's gRPC server instead of Ray actor tasks.
+        # go over each replica's gRPC server instead of Ray actor tasks, and Serve's log files are
+        # written in batches.
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-        # The mode's other defaults are chosen here: replicas keep logging to stderr (the console
-        # of `make run`), and Serve's HTTP proxy (ingress "proxy") keeps its default transport.
+        # The mode's other defaults are chosen here: replicas keep logging every line to stderr at
+        # once (the console of `make run`), Serve's HTTP proxy (ingress "proxy") keeps its default
+        # transport, and direct ingress is on only where the `ingress` setting asks for it (below).
         "RAY_SERVE_LOG_TO_STDERR": "1",
         "RAY_SERVE_PROXY_USE_GRPC": "0",
         "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",

@@ -4,6 +4,7 @@ server in a child process (for tests that stop or kill things)."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,10 +15,22 @@ from pathlib import Path
 import httpx
 
 
+# Between Ray's worker ports (10002-19999) and the ephemeral range (from 32768), where Ray picks the
+# ports of its own servers: a port handed out here cannot be taken by a Ray that starts before the
+# server for which it was chosen binds it.
+_TEST_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for _ in range(100):
+        port = random.choice(_TEST_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_TEST_PORTS}")
 
 
 def wait_until(predicate, timeout_s: float, interval_s: float = 0.2, what: str = "condition"):
@@ -80,7 +93,8 @@ class ServerProcess:
     def _ready(self) -> bool:
         if self.process.poll() is not None:
             raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-        return httpx.get(f"{self.url}/api/v0/health", timeout=2).status_code == 200
+        response = httpx.get(f"{self.url}/api/v0/health", timeout=2)
+        return response.status_code == 200 and response.json()["status"] == "ok"  # this server, no other
 
     def stop(self, timeout_s: float = 60) -> int:
         if self.process.poll() is None:

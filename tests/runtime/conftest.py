@@ -22,9 +22,9 @@ def deploy(client: httpx.Client, folder: Path) -> str:
     return response.json()["algorithm_id"]
 
 
-def upload_slices(client: httpx.Client, volume) -> list[str]:
-    """Compox's image convention: one 2-D slice per file under key ``image``."""
-    return [client.post("/api/v0/files", content=hdf5_bytes(image=plane)).json()["file_id"] for plane in volume]
+def upload_slices(client: httpx.Client, volume, key: str = "image") -> list[str]:
+    """Compox's image convention: one 2-D slice per file under key ``image`` (``mask`` for masks)."""
+    return [client.post("/api/v0/files", content=hdf5_bytes(**{key: plane})).json()["file_id"] for plane in volume]
 
 
 def execute(client: httpx.Client, algorithm_id: str, inputs: list[str], **request) -> str:

@@ -3,15 +3,15 @@ file, outputs read back from the server and checked value for value."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pytest
 
-from tests.factories.hdf5_files import hdf5_bytes, read_hdf5
+from tests.factories.hdf5_files import read_hdf5
 from tests.factories.packages import make_algorithm_package
-from tests.runtime.conftest import deploy, execute, wait_for
+from tests.runtime.conftest import deploy, execute, upload_slices, wait_for
 
 RNG = np.random.default_rng(11)
 VOLUME = RNG.random((3, 8, 8), dtype=np.float32)
@@ -20,9 +20,10 @@ MASKS = (VOLUME > 0.5).astype(np.uint8)
 
 @dataclass(frozen=True)
 class Case:
-    runner: str                 # Runner.py of the package
-    inputs: list[dict]          # one item (datasets by key) per input file
+    runner: str                          # Runner.py of the package
     check: Callable[[list[dict]], None]  # given the output items, in order
+    inputs: np.ndarray = field(default_factory=lambda: VOLUME)  # one slice per input file, under input_key
+    input_key: str = "image"
 
 
 def expect_slices(key: str, expected: np.ndarray):
@@ -55,22 +56,20 @@ def runner(base: str, inference: str) -> str:
 
 CASES = {
     "Image2Segmentation": Case(
-        runner("Image2SegmentationRunner", "(data > 0.5).astype(np.uint8)"),
-        [{"image": plane} for plane in VOLUME], expect_slices("mask", MASKS)),
+        runner("Image2SegmentationRunner", "(data > 0.5).astype(np.uint8)"), expect_slices("mask", MASKS)),
     "Image2MultiRegionSegmentation": Case(
         runner("Image2MultiRegionSegmentationRunner", "np.digitize(data, [1 / 3, 2 / 3]).astype(np.uint8)"),
-        [{"image": plane} for plane in VOLUME],
         expect_slices("mask", np.digitize(VOLUME, [1 / 3, 2 / 3]).astype(np.uint8))),
     "Segmentation2Segmentation": Case(
-        runner("Segmentation2SegmentationRunner", "(1 - data).astype(np.uint8)"),
-        [{"mask": mask} for mask in MASKS], expect_slices("mask", 1 - MASKS)),
+        runner("Segmentation2SegmentationRunner", "(1 - data).astype(np.uint8)"), expect_slices("mask", 1 - MASKS),
+        inputs=MASKS, input_key="mask"),
     "Image2Alignment": Case(
         runner("Image2AlignmentRunner", "[np.array([[1, 0, float(b.mean() - a.mean())], [0, 1, 0], [0, 0, 1]]) "
                                         "for a, b in zip(data[:-1], data[1:])]"),
-        [{"image": plane} for plane in VOLUME], expect_transforms),
+        expect_transforms),
     "Image2Embedding": Case(
         runner("Image2EmbeddingRunner", "np.stack([[plane.mean(), plane.std()] for plane in data])"),
-        [{"image": plane} for plane in VOLUME], expect_embeddings),
+        expect_embeddings),
 }
 
 
@@ -81,7 +80,7 @@ def test_typed_runner_outputs_are_numerically_right(algorithm_type, local_server
                                      algorithm_type=algorithm_type, additional_parameters=[])
     with local_server.client() as client:
         algorithm_id = deploy(client, package)
-        inputs = [client.post("/api/v0/files", content=hdf5_bytes(**item)).json()["file_id"] for item in case.inputs]
+        inputs = upload_slices(client, case.inputs, case.input_key)
         record = wait_for(client, execute(client, algorithm_id, inputs))
         assert record["status"] == "COMPLETED", record["log"]
         case.check([read_hdf5(client.get(f"/api/v0/files/{file_id}").content)

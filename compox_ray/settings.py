@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     database_path: Path | None = Field(None, description="SQLite file; default <data_dir>/records.sqlite3")
     max_upload_bytes: int = Field(8 * 2**30, gt=0)
+    max_item_bytes: int | None = Field(
+        None, gt=0, description="Largest declared size of one HDF5 item file's data (shape x item size of every "
+                                "dataset and attribute, before compression), checked before any is read; "
+                                "default max_upload_bytes")
     download_chunk_bytes: int = Field(4 * 2**20, ge=2**16)
 
     # Executions
@@ -101,6 +105,8 @@ class Settings(BaseSettings):
         if self.database_path is None:
             self.database_path = self.data_dir / "records.sqlite3"
         self.database_path = self.database_path.expanduser().resolve()
+        if self.max_item_bytes is None:
+            self.max_item_bytes = self.max_upload_bytes
         if self.deploy_allowed_dirs is None:
             self.deploy_allowed_dirs = [self.data_dir / "deploy"]
         self.deploy_allowed_dirs = [path.expanduser().resolve() for path in self.deploy_allowed_dirs]

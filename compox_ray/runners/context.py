@@ -26,6 +26,7 @@ class RunContext(Protocol):
     run_id: str                # execution_id or training_id
     device: str                # "cpu", "cuda", "cuda:N", "mps": what the algorithm should use
     parameters: dict[str, Any]  # additional parameters, validated and with defaults filled in
+    max_item_bytes: int        # the HDF5 check's bound on an item file's declared data (setting max_item_bytes)
 
     # Item files (HDF5 bytes) by file id.
     def read_file(self, file_id: str) -> bytes: ...

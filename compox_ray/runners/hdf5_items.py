@@ -1,6 +1,8 @@
 """Item files: one HDF5 file per item, flat top-level datasets named after schema fields.
 
-Reading answers a dict of numpy arrays (strings decoded); writing skips fields that are None.
+Reading answers a dict of numpy arrays (strings decoded) once the file passed the HDF5 check
+(compox_ray/hdf5_validation.py: nothing outside its own bytes, declared sizes bounded), so every
+item an algorithm reads is checked, whichever way its blob arrived; writing skips fields that are None.
 ``validate_item`` turns what HDF5 gives back (arrays) into what a schema declares (lists,
 tuples) before pydantic checks it, so an item written by ``post_data`` reads back unchanged.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from compox_ray.hdf5_validation import DEFAULT_MAX_ITEM_BYTES, check_hdf5_file
 from compox_ray.runners.io_schemas import DataSchema
 
 
@@ -26,10 +29,13 @@ def _read_dataset(dataset: h5py.Dataset):
     return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else value
 
 
-def read_item(source: bytes | Path | str, keys: Iterable[str] = ()) -> dict:
-    """The item's datasets; with ``keys``, only those (a missing key reads as None, as in Compox)."""
+def read_item(source: bytes | Path | str, keys: Iterable[str] = (), *,
+              max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> dict:
+    """The item's datasets; with ``keys``, only those (a missing key reads as None, as in Compox).
+    InvalidHdf5File, before any data is read, if the file fails the HDF5 check."""
     handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
     with h5py.File(handle, "r") as item:
+        check_hdf5_file(item, max_item_bytes)
         names = list(keys) or list(item.keys())
         return {name: _read_dataset(item[name]) if name in item else None for name in names}
 

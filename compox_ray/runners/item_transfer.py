@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from compox_ray.hdf5_validation import InvalidHdf5File
 from compox_ray.runners.context import current_context
 from compox_ray.runners.hdf5_items import item_bytes, read_item, validate_item
 from compox_ray.runners.io_schemas import DataSchema
@@ -16,7 +17,11 @@ def fetch_items(file_ids: Iterable[str], schema: type[DataSchema], keys: tuple[s
     context = current_context()
 
     def fetch_one(file_id: str) -> dict:
-        return validate_item(schema, read_item(context.read_file(file_id), keys))
+        try:
+            values = read_item(context.read_file(file_id), keys, max_item_bytes=context.max_item_bytes)
+        except InvalidHdf5File as error:
+            raise InvalidHdf5File(f"Input file {file_id} is refused: {error}") from None
+        return validate_item(schema, values)
 
     return map_items(fetch_one, list(file_ids), parallel)
 

@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from compox_ray.hdf5_validation import DEFAULT_MAX_ITEM_BYTES
 from compox_ray.runners.context import RunStopped
 from compox_ray.runners.hdf5_items import item_bytes, read_item
 
 
 class LocalRunContext:
     def __init__(self, root: Path | str | None = None, *, device: str = "cpu", parameters: dict | None = None,
-                 run_id: str | None = None):
+                 run_id: str | None = None, max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES):
         self._owns_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="compox_ray_local_"))
         self.files_dir = self.root / "files"
@@ -36,6 +37,7 @@ class LocalRunContext:
         self.run_id = run_id or str(uuid.uuid4())
         self.device = device
         self.parameters: dict[str, Any] = dict(parameters or {})
+        self.max_item_bytes = max_item_bytes
         self.progress: list[float] = []
         self.log: list[tuple[str, str]] = []  # (level, message)
         self.session: dict[str, Any] = {}
@@ -65,7 +67,7 @@ class LocalRunContext:
 
     # -- reading outputs --------------------------------------------------------------------------
     def read_item(self, file_id: str) -> dict:
-        return read_item(self.read_file(file_id))
+        return read_item(self.read_file(file_id), max_item_bytes=self.max_item_bytes)
 
     def read_volume(self, file_ids: list[str], key: str | None = None) -> np.ndarray:
         """Stack the items' ``key`` (default: their only dataset) along axis 0."""

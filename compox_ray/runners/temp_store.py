@@ -11,14 +11,16 @@ import shutil
 import uuid
 from pathlib import Path
 
+from compox_ray.hdf5_validation import DEFAULT_MAX_ITEM_BYTES
 from compox_ray.runners.hdf5_items import read_item, validate_item, write_item_file
 from compox_ray.runners.io_schemas import DataSchema
 from compox_ray.runners.item_threads import map_items
 
 
 class TempStore:
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES):
         self.root = Path(root).resolve()
+        self.max_item_bytes = max_item_bytes
         self.root.mkdir(parents=True, exist_ok=True)
 
     def __enter__(self) -> TempStore:
@@ -62,4 +64,4 @@ class TempStore:
     def load(self, paths: list[Path | str], parallel: bool = False, *keys: str) -> list[dict]:
         """The items at ``paths`` as dicts; with ``keys``, only those datasets (missing ones None)."""
         checked = [self.inside(path) for path in paths]
-        return map_items(lambda path: read_item(path, keys), checked, parallel)
+        return map_items(lambda path: read_item(path, keys, max_item_bytes=self.max_item_bytes), checked, parallel)

@@ -92,7 +92,8 @@ class TrainingHelpers:
     def _temp_store(self) -> TempStore:
         store = getattr(self, _TEMP_STORE_ATTRIBUTE, None)
         if store is None:
-            store = TempStore(Path(current_context().temp_dir()) / "temp_store")
+            context = current_context()
+            store = TempStore(Path(context.temp_dir()) / "temp_store", context.max_item_bytes)
             setattr(self, _TEMP_STORE_ATTRIBUTE, store)  # per run: it lives in the run's attributes
         return store
 

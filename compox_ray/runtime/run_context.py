@@ -41,10 +41,11 @@ class BaseRunContext:
     (``_report``)."""
 
     def __init__(self, *, run_id: str, device: str, parameters: dict, session_token: str | None,
-                 records, sessions, blobs: BlobStore, flush_s: float):
+                 records, sessions, blobs: BlobStore, flush_s: float, max_item_bytes: int):
         self.run_id = run_id
         self.device = device
         self.parameters = parameters
+        self.max_item_bytes = max_item_bytes
         self.session_token = session_token
         self._records, self._sessions, self._blobs = records, sessions, blobs
         self._flush_s = flush_s

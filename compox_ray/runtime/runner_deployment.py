@@ -123,7 +123,8 @@ class AlgorithmRunner:
         execution_id = record["execution_id"]
         context = ExecutionContext(record=record, device=self.device,
                                    records=self.records, sessions=self.sessions, blobs=self.blobs,
-                                   flush_s=self.settings.progress_flush_s)
+                                   flush_s=self.settings.progress_flush_s,
+                                   max_item_bytes=self.settings.max_item_bytes)
         # Off the event loop (health checks, lease renewal and other requests keep flowing), in one
         # thread hand-off from the device warning to what the terminal write carries.
         status, outputs, message, level, pending_log, new_files = await asyncio.to_thread(

@@ -48,7 +48,8 @@ def run_training(settings: Settings, training_id: str, lease_owner: str, gpu_sha
                                 record["checkpoint_id"], device)
         context = TrainingContext(record=record, asset_paths=set(loaded.asset_paths), device=device,
                                   records=records, sessions=singleton(SessionManager, settings, "sessions"),
-                                  blobs=open_blob_store(settings), flush_s=settings.progress_flush_s)
+                                  blobs=open_blob_store(settings), flush_s=settings.progress_flush_s,
+                                  max_item_bytes=settings.max_item_bytes)
         loaded.train(context, record["training_data"])
         context.flush()
         if not context.checkpoint_ids:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 from compox_ray import ids, timestamps
 from compox_ray.errors import CompoxError, not_found
-from compox_ray.hdf5_validation import is_hdf5_file
+from compox_ray.hdf5_validation import hdf5_problem
 from compox_ray.settings import Settings
 from compox_ray.storage.blobs import BlobStore
 from compox_ray.storage.file_records import file_blob_key
@@ -57,8 +57,9 @@ class FileService:
             if isinstance(received, bytes):  # the whole body fitted in the first batch
                 await self._store_whole(file_id, key, received)
                 return file_id
-            if not await asyncio.to_thread(is_hdf5_file, spool_path):
-                raise invalid_hdf5()
+            problem = await asyncio.to_thread(hdf5_problem, spool_path, self.settings.max_item_bytes)
+            if problem:
+                raise invalid_hdf5(problem)
             await self.blobs.put_file(key, spool_path, move=True)
             try:
                 await self.records.insert_file.remote(file_id, received, timestamps.now())
@@ -83,8 +84,10 @@ class FileService:
             raise
 
     def _validate_and_write(self, key: str, body: bytes) -> None:
-        if not body or not is_hdf5_file(io.BytesIO(body)):  # h5py reads a file object as it reads a file
-            raise invalid_hdf5()
+        # h5py reads a file object as it reads a file
+        problem = hdf5_problem(io.BytesIO(body), self.settings.max_item_bytes) if body else "The body is empty."
+        if problem:
+            raise invalid_hdf5(problem)
         self.blobs.write_bytes(key, body)
 
     async def _undo_store(self, file_id: str, key: str, *steps: asyncio.Future) -> None:
@@ -109,9 +112,10 @@ class FileService:
         spool_path = self.settings.spool_dir / f"{file_id}.adopt"
         try:
             await self.blobs.get_file(key, spool_path)
-            if not await asyncio.to_thread(is_hdf5_file, spool_path):
+            problem = await asyncio.to_thread(hdf5_problem, spool_path, self.settings.max_item_bytes)
+            if problem:
                 await self.blobs.delete(key)
-                raise CompoxError(422, "invalid_hdf5_file", f"File {file_id} uploaded by URL is not a complete HDF5 file.")
+                raise CompoxError(422, "invalid_hdf5_file", f"File {file_id} uploaded by URL is refused: {problem}")
             return await self.records.insert_file.remote(file_id, os.path.getsize(spool_path), timestamps.now())
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -165,8 +169,8 @@ def _consume(future: asyncio.Future) -> None:
         future.exception()
 
 
-def invalid_hdf5() -> CompoxError:
-    return CompoxError(422, "invalid_hdf5_file", "The uploaded bytes are not a complete HDF5 file.")
+def invalid_hdf5(problem: str) -> CompoxError:
+    return CompoxError(422, "invalid_hdf5_file", f"The upload is refused: {problem}")
 
 
 async def _receive(chunks: AsyncIterator[bytes], path, limit: int) -> bytes | int:

@@ -9,6 +9,8 @@ server does not know are kept (``extra="allow"``) so other parts of the server c
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -26,6 +28,17 @@ PARAMETER_TYPES = ("string", "int", "float", "bool", "int_range", "float_range",
                    "float_enum", "string_list", "int_list", "float_list", "bool_list")
 ALGORITHM_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 MAJOR_VERSION = re.compile(r"^\d{1,9}$")
+MAX_VERSION_NUMBER = 999_999_999  # as MAJOR_VERSION; the minor is a SQLite integer
+# A pyproject.toml is a few KiB. tomllib's time and memory grow with the square of a dotted key's
+# parts (20,000 parts, a 40 KB file, took 1.5 GB), and it recurses once per nested array or inline
+# table: both are bounded before it parses.
+MAX_PYPROJECT_BYTES = 2**20
+MAX_KEY_PARTS = 64
+MAX_TOML_DEPTH = 32
+# Where a string or comment starts, or a dotted key gains or ends a part.
+_TOML_SPECIAL = re.compile(r"[\"'#.=,{}\[\]\n]")
+# A quick, linear pre-filter: as many dots with no key or value end between them, strings included.
+_MANY_DOTS = re.compile(r"(?:\.[^.=,{}\[\]\n]*){%d}" % MAX_KEY_PARTS)
 
 Scalar = Union[bool, int, float, str]
 
@@ -206,15 +219,79 @@ def parse_manifest(tool_compox: dict) -> AlgorithmConfigSchema:
                           f"[tool.compox] is invalid: {_describe_validation_error(error)}") from None
 
 
+def _has_long_dotted_key(text: str) -> bool:
+    """Whether a dotted key (or table header) has more than MAX_KEY_PARTS parts, counted outside
+    strings and comments. One pass: each character is looked at once, whatever the text."""
+    if not _MANY_DOTS.search(text):
+        return False
+    parts = 1
+    position = 0
+    while special := _TOML_SPECIAL.search(text, position):
+        char, position = special.group(), special.end()
+        if char in "\"'":
+            if text.startswith(char * 3, special.start()):
+                end = text.find(char * 3, special.start() + 3)
+                position = len(text) if end < 0 else end + 3
+                continue
+            while position < len(text) and text[position] not in (char, "\n"):
+                position += 2 if char == '"' and text[position] == "\\" else 1
+            position += 1
+        elif char == "#":
+            end = text.find("\n", position)
+            position = len(text) if end < 0 else end
+        elif char == ".":
+            parts += 1
+            if parts > MAX_KEY_PARTS:
+                return True
+        else:
+            parts = 1
+    return False
+
+
+def _storable_problem(value) -> str | None:
+    """Why a parsed [tool.compox] value cannot be stored as JSON and answered again, or None."""
+    stack = [(value, "[tool.compox]", 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_TOML_DEPTH:
+            return f"{where} nests deeper than {MAX_TOML_DEPTH} levels"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{where} is {item}, which is not a JSON number"
+        if isinstance(item, (datetime.date, datetime.time)):
+            return f"{where} is a TOML date or time; use a string"
+        if isinstance(item, dict):
+            stack.extend((member, f"{where}.{key}", depth + 1) for key, member in item.items())
+        elif isinstance(item, list):
+            stack.extend((member, f"{where}[{index}]", depth + 1) for index, member in enumerate(item))
+    return None
+
+
+def _parse_pyproject(pyproject_path: Path) -> dict:
+    if pyproject_path.stat().st_size > MAX_PYPROJECT_BYTES:
+        raise CompoxError(422, "invalid_algorithm_config",
+                          f"pyproject.toml is larger than {MAX_PYPROJECT_BYTES} bytes.")
+    try:
+        text = pyproject_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise invalid_package(f"pyproject.toml is not valid TOML: {error}") from None
+    if _has_long_dotted_key(text):
+        raise CompoxError(422, "invalid_algorithm_config",
+                          f"pyproject.toml has a dotted key of more than {MAX_KEY_PARTS} parts.")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise invalid_package(f"pyproject.toml is not valid TOML: {error}") from None
+    except RecursionError:
+        raise CompoxError(422, "invalid_algorithm_config",
+                          "pyproject.toml nests arrays or inline tables too deeply.") from None
+
+
 def read_package_metadata(root: Path) -> PackageMetadata:
     """Parse and check ``root/pyproject.toml``; CompoxError 422 naming what is wrong."""
     pyproject_path = Path(root) / "pyproject.toml"
     if not pyproject_path.is_file():
         raise invalid_package("The package has no pyproject.toml at its root.")
-    try:
-        pyproject = tomllib.loads(pyproject_path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise invalid_package(f"pyproject.toml is not valid TOML: {error}") from None
+    pyproject = _parse_pyproject(pyproject_path)
     project = pyproject.get("project")
     if not isinstance(project, dict):
         raise invalid_package("pyproject.toml has no [project] table.")
@@ -226,9 +303,15 @@ def read_package_metadata(root: Path) -> PackageMetadata:
     try:
         release = Version(version).release
     except InvalidVersion:
-        raise invalid_package(f"[project] version {version!r} is not a version such as \"1.2.0\".") from None
-    tool_compox = pyproject.get("tool", {}).get("compox", {})
+        raise invalid_package(f"[project] version {version[:100]!r} is not a version such as \"1.2.0\".") from None
+    if any(number > MAX_VERSION_NUMBER for number in release[:2]):
+        raise invalid_package(f"[project] version {version[:100]!r}: the major and minor numbers have at most "
+                              "9 digits.")
+    tool = pyproject.get("tool", {})
+    tool_compox = tool.get("compox", {}) if isinstance(tool, dict) else None
     if not isinstance(tool_compox, dict):
         raise CompoxError(422, "invalid_algorithm_config", "[tool.compox] must be a table.")
+    if problem := _storable_problem(tool_compox):
+        raise CompoxError(422, "invalid_algorithm_config", f"[tool.compox] is invalid: {problem}.")
     return PackageMetadata(name=name, version=version, major=str(release[0]),
                            minor=release[1] if len(release) > 1 else 0, manifest=parse_manifest(tool_compox))

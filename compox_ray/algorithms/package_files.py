@@ -1,27 +1,35 @@
 """Take a package folder or zip apart into checked files, ready to store by content hash.
 
 A package is staged (copied or extracted) into a private directory first, hashing as it goes, so
-what is checked, hashed and stored is one and the same snapshot. Refused, with a 4xx naming the
-problem: a zip member with an absolute path or ``..``, a zip member that is a symlink, a symlink
-in a folder that points out of it, two paths that differ only by letter case, more than the
-allowed bytes (413) or files, no Runner.py or pyproject.toml at the root. Caches and VCS folders
-(``__pycache__``, ``.git``, ``*.pyc``) are left out, so running a package locally does not change
-its content hash. The package digest is a sha256 over the sorted (path, file sha256) list.
+what is checked, hashed and stored is one and the same snapshot. A zip is bounded before it is
+unpacked: its directory first (zip_directory.py: member count, directory size, names), then the
+sizes its members declare (total, and compression ratio per member and overall: zip bombs).
+Refused, with a 4xx naming the problem: a zip member with an absolute path, ``..``, a NUL byte or
+a name that is not UTF-8, a zip member that is a symlink, a symlink in a folder that points out of
+it (or loops), two paths that are equal or differ only by letter case or Unicode normalisation, a
+path that is both a file and a folder, more than the allowed bytes (413) or files, no Runner.py or
+pyproject.toml at the root. Caches and VCS folders (``__pycache__``, ``.git``, ``*.pyc``) are left
+out, so running a package locally does not change its content hash. The package digest is a
+sha256 over the sorted (path, file sha256) list.
 """
 
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import stat
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from compox_ray.algorithms.manifest import PackageMetadata, invalid_package, read_package_metadata
+from compox_ray.algorithms.zip_directory import check_zip_directory
 from compox_ray.errors import CompoxError
 
 IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".pytest_cache",
@@ -29,6 +37,13 @@ IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoi
 IGNORED_FILES = frozenset({".DS_Store", ".gitignore", ".gitattributes", ".gitmodules"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")
 COPY_CHUNK_BYTES = 4 * 2**20
+# Zip bombs: a member, or the whole zip, may unpack to at most this many times its compressed size
+# once it is larger than the grace (small text files compress well and harm nobody). Deflate's own
+# ceiling is ~1000; model weights and code stay far below 100.
+MAX_COMPRESSION_RATIO = 100
+COMPRESSION_RATIO_GRACE_BYTES = 2**20
+# Entries a zip may hold per allowed file: room for folder entries and caches that are left out.
+ZIP_MEMBERS_PER_FILE = 2
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,8 @@ def checked_relative_path(name: str) -> str:
     parts = PurePosixPath(normalised).parts
     if (normalised.startswith("/") or not parts or any(part in ("..", "") for part in parts)
             or ":" in parts[0] or "\0" in normalised):
-        raise invalid_package(f"The package contains an unsafe path {name!r} (absolute, or leaving the package).")
+        raise invalid_package(f"The package contains an unsafe path {name[:200]!r} (absolute, leaving the package, "
+                              "or with a NUL byte).")
     return "/".join(part for part in parts if part != ".")
 
 
@@ -140,21 +156,39 @@ def iter_folder_files(source: Path) -> Iterator[tuple[str, Path]]:
             relative = path.relative_to(root).as_posix()
             if is_ignored(relative):
                 continue
-            real = path.resolve()
+            try:
+                real = path.resolve()
+            except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
+                raise invalid_package(f"A symlink in the package loops or cannot be resolved: {relative}") from None
             if root not in real.parents:
                 raise invalid_package(f"A symlink in the package points outside it: {relative}")
             if real.is_file():
                 yield relative, path
 
 
+def _collision_key(path: str) -> str:
+    # Paths equal but for case or Unicode normalisation name one file on macOS and Windows.
+    return unicodedata.normalize("NFC", path).casefold()
+
+
 def _check_path_collisions(paths: list[str]) -> None:
-    # Paths equal but for case would overwrite each other on macOS and Windows file systems.
     seen: dict[str, str] = {}
     for path in paths:
-        other = seen.setdefault(path.lower(), path)
-        if other is not path:
-            raise invalid_package(f"The package holds {path!r} twice (or {other!r} and {path!r}, "
-                                  "which differ only by letter case).")
+        key = _collision_key(path)
+        other = seen.get(key)
+        if other is None:
+            seen[key] = path
+            continue
+        if other == path:  # equal strings, as two zip members or two names that normalise alike
+            raise invalid_package(f"The package holds {path!r} twice.")
+        raise invalid_package(f"The package holds {other!r} and {path!r}, which differ only by letter case "
+                              "or Unicode normalisation.")
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = seen.get(_collision_key("/".join(parts[:depth])))
+            if folder is not None:
+                raise invalid_package(f"The package holds {folder!r} both as a file and as the folder of {path!r}.")
 
 
 def _finish(staging: Path, files: list[PackageFile]) -> StagedPackage:
@@ -204,18 +238,35 @@ def _zip_members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]]:
     return members
 
 
+def _check_declared_sizes(members: list[tuple[zipfile.ZipInfo, str]], zip_size: int, limits: PackageLimits) -> None:
+    """What the members declare, before anything is unpacked (zipfile never unpacks more than a
+    member declares)."""
+    declared = sum(info.file_size for info, _ in members)
+    if declared > limits.max_bytes:
+        raise too_large(limits.max_bytes)
+    for info, _ in members:
+        size = info.file_size
+        if size > COMPRESSION_RATIO_GRACE_BYTES and size > MAX_COMPRESSION_RATIO * info.compress_size:
+            raise invalid_package(f"The zip member {info.filename} unpacks to {size} bytes from "
+                                  f"{info.compress_size}: more than {MAX_COMPRESSION_RATIO} times (a zip bomb?).")
+    if declared > COMPRESSION_RATIO_GRACE_BYTES and declared > MAX_COMPRESSION_RATIO * zip_size:
+        raise invalid_package(f"The zip unpacks to {declared} bytes from {zip_size}: more than "
+                              f"{MAX_COMPRESSION_RATIO} times (a zip bomb?).")
+
+
 def stage_zip(zip_path: Path, staging: Path, limits: PackageLimits) -> StagedPackage:
     """Extract a package zip into ``staging`` (which must not exist yet) and check it."""
+    check_zip_directory(zip_path, limits.max_files * ZIP_MEMBERS_PER_FILE)
     try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as error:
+        # Names are UTF-8 (checked above), also where a zip tool did not flag them so.
+        archive = zipfile.ZipFile(zip_path, metadata_encoding="utf-8")
+    except Exception as error:  # a damaged directory raises BadZipFile, ValueError, struct.error, ...
         raise invalid_package(f"The upload is not a readable zip file: {error}") from None
     with archive:
         members = _zip_members(archive)
-        declared = sum(info.file_size for info, _ in members)
-        if declared > limits.max_bytes:
-            raise too_large(limits.max_bytes)
-        budget = _Budget(limits)  # counts bytes actually extracted: the declared sizes may lie
+        _check_path_collisions([relative for _, relative in members])
+        _check_declared_sizes(members, Path(zip_path).stat().st_size, limits)
+        budget = _Budget(limits)  # counts bytes actually extracted too
         files = []
         staging.mkdir(parents=True)
         for info, relative in members:
@@ -223,7 +274,8 @@ def stage_zip(zip_path: Path, staging: Path, limits: PackageLimits) -> StagedPac
             try:
                 with archive.open(info) as member:
                     sha256, size = _copy_hashing(member, staging / relative, budget)
-            except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as error:
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError,
+                    zlib.error, lzma.LZMAError) as error:
                 raise invalid_package(f"The zip member {info.filename} cannot be read: {error}") from None
             files.append(PackageFile(relative, sha256, size))
     return _finish(staging, files)

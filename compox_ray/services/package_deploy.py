@@ -156,18 +156,29 @@ class PackageDeployer:
     def confined_path(self, path_text: str) -> Path:
         """The path, which must lie in an allowed directory (checked before it is looked at)."""
         allowed = self.settings.deploy_allowed_dirs
-        candidate = Path(path_text).expanduser()
-        if not candidate.is_absolute():
-            candidate = allowed[0] / candidate if allowed else candidate
-        resolved = candidate.resolve()
+        shown = path_text[:500]
+        not_found = CompoxError(400, "deploy_path_not_found", f"Path not found: {shown}", path=shown)
+        if "\0" in path_text:  # no file system path holds one (os calls raise ValueError)
+            raise not_found
+        try:
+            candidate = Path(path_text).expanduser()
+            if not candidate.is_absolute():
+                candidate = allowed[0] / candidate if allowed else candidate
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError in Python 3.11)
+            raise not_found from None
         if not any(resolved == root or root in resolved.parents for root in allowed):
-            raise CompoxError(400, "deploy_path_not_allowed", f"{path_text} is outside the directories this server "
-                              "deploys from (setting deploy_allowed_dirs).", path=path_text)
-        if not resolved.exists():
-            raise CompoxError(400, "deploy_path_not_found", f"Path not found: {path_text}", path=path_text)
-        if not (resolved.is_dir() or (resolved.is_file() and resolved.suffix.lower() == ".zip")):
+            raise CompoxError(400, "deploy_path_not_allowed", f"{shown} is outside the directories this server "
+                              "deploys from (setting deploy_allowed_dirs).", path=shown)
+        try:
+            exists, is_dir, is_file = resolved.exists(), resolved.is_dir(), resolved.is_file()
+        except OSError:
+            raise not_found from None
+        if not exists:
+            raise not_found
+        if not (is_dir or (is_file and resolved.suffix.lower() == ".zip")):
             raise CompoxError(400, "invalid_deploy_path_type", "Path must be a directory or a .zip file.",
-                              path=path_text)
+                              path=shown)
         return resolved
 
     async def deploy_local(self, path_text: str, overrides: DeployOverrides) -> dict:

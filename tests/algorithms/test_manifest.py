@@ -67,9 +67,43 @@ def test_enum_default_is_its_first_option_and_float_accepts_an_int():
     ("[project]\nname = '../x'\nversion = '1.0.0'\n", "name"),
     ("[tool.compox]\n", "no [project]"),
     ("[project\n", "not valid TOML"),
+    ("[project]\nname = 'x'\nversion = '1.99999999999999999999.0'\n", "at most 9 digits"),
+    ("[project]\nname = 'x'\nversion = '99999999999999999999.0.0'\n", "at most 9 digits"),
 ])
 def test_invalid_project_table_is_refused(tmp_path, pyproject, reason):
     (tmp_path / "pyproject.toml").write_text(pyproject)
     with pytest.raises(CompoxError) as raised:
         read_package_metadata(tmp_path)
     assert raised.value.code == "invalid_algorithm_package" and reason in raised.value.detail
+
+
+VALID_PROJECT = "[project]\nname = 'x'\nversion = '1.0.0'\n"
+
+
+@pytest.mark.parametrize("pyproject, reason", [
+    (VALID_PROJECT + "[tool.compox]\nnested = " + "[" * 5000 + "]" * 5000 + "\n", "too deeply"),
+    (VALID_PROJECT + "[tool.compox]\nnested = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "too deeply"),
+    (VALID_PROJECT + "[tool.compox]\nnested = " + "[" * 40 + "]" * 40 + "\n", "nests deeper than 32"),
+    # 100,000 parts: tomllib alone would take tens of GB (memory grows with the square of the parts).
+    (VALID_PROJECT + ".".join(["a"] * 100_000) + " = 1\n", "dotted key of more than 64 parts"),
+    (VALID_PROJECT + "[" + ".".join(["t"] * 100) + "]\n", "dotted key of more than 64 parts"),
+    ("tool = 1\n" + VALID_PROJECT, "[tool.compox] must be a table"),
+    (VALID_PROJECT + "[tool.compox]\nweight = nan\n", "not a JSON number"),
+    (VALID_PROJECT + "[tool.compox]\nadditional_parameters = [{name = 'p', config = {type = 'float', max = inf}}]\n",
+     "not a JSON number"),
+    (VALID_PROJECT + "[tool.compox]\nreleased = 2026-01-01T00:00:00Z\n", "date or time"),
+    (VALID_PROJECT + "[tool.compox]\ndescription = '" + "x" * 2**20 + "'\n", "larger than"),
+])
+def test_hostile_pyprojects_are_refused_as_invalid_config(tmp_path, pyproject, reason):
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    with pytest.raises(CompoxError) as raised:
+        read_package_metadata(tmp_path)
+    assert raised.value.code == "invalid_algorithm_config" and reason in raised.value.detail
+
+
+def test_dots_in_strings_comments_and_numbers_are_not_key_parts(tmp_path):
+    dots = "." * 200
+    (tmp_path / "pyproject.toml").write_text(
+        f"[project]\nname = 'x'\nversion = '1.0.0'  # {dots}\ndescription = \"{dots}\"\n"
+        f"[tool.compox]\ndescription = '''{dots}'''\ntags = [\"a.b\", 'c.d']\nweights = [1.5, 2.5, 3.5]\n")
+    assert read_package_metadata(tmp_path).manifest.description == dots

@@ -3,15 +3,26 @@ with a 4xx that leaves the registry as it was. Real Ray + Serve + SQLite + blob 
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
+import struct
 import time
+import zipfile
 
 import pytest
 
 from compox_ray.cli import main as cli_main
 from tests.api.algorithm_packages import deploy, deployed, registry, unique_name
-from tests.factories.packages import make_algorithm_package, zip_bytes, zip_folder
+from tests.factories.packages import (
+    make_algorithm_package,
+    package_entries,
+    with_raw_name,
+    zip_bytes,
+    zip_entries,
+    zip_folder,
+)
 
 
 def test_versions_follow_content(client, tmp_path):
@@ -158,3 +169,90 @@ def test_cli_deploys_folders_and_zips(server, client, tmp_path, capsys):
     broken = make_algorithm_package(tmp_path, name=unique_name(), algorithm_type="Nope")
     assert cli_main(["deploy", str(broken), "--url", server.url]) == 1
     assert "invalid_algorithm_config" in capsys.readouterr().err
+
+
+def hostile_zip(case: str, folder) -> bytes:
+    members = package_entries(folder)
+    if case == "duplicate_root_member":  # the same name twice at the root (a deploy once answered 500)
+        return zip_entries(members + [("Runner.py", "class Runner: pass\n")])
+    if case == "invalid_utf8_name":
+        return with_raw_name(zip_entries(members + [("files/QQ.bin", b"x")]), "files/QQ.bin", b"files/\xff\xfe.bin")
+    if case == "nul_in_name":
+        return with_raw_name(zip_entries(members + [("Runner.pyQ", b"x")]), "Runner.pyQ", b"Runner.py\0")
+    if case == "symlink_member":
+        link = zipfile.ZipInfo("files/passwd")
+        link.external_attr = 0o120777 << 16
+        buffer = io.BytesIO(zip_entries(members))
+        with zipfile.ZipFile(buffer, "a") as archive:
+            archive.writestr(link, "/etc/passwd")
+        return buffer.getvalue()
+    if case == "absolute_member":
+        return zip_entries(members + [("/etc/cron.d/x", b"x")])
+    if case == "member_count_lie":
+        data = bytearray(zip_entries(members))
+        struct.pack_into("<2H", data, data.rindex(b"PK\x05\x06") + 8, 65_000, 65_000)
+        return bytes(data)
+    if case == "zip_bomb":
+        return zip_entries(members + [("files/zeros.bin", b"\0" * (8 * 2**20))], zipfile.ZIP_DEFLATED)
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("case, status, code, detail", [
+    ("duplicate_root_member", 422, "invalid_algorithm_package", "holds 'Runner.py' twice"),
+    ("invalid_utf8_name", 422, "invalid_algorithm_package", "not valid UTF-8"),
+    ("nul_in_name", 422, "invalid_algorithm_package", "NUL byte"),
+    ("symlink_member", 422, "invalid_algorithm_package", "symlink"),
+    ("absolute_member", 422, "invalid_algorithm_package", "unsafe path"),
+    ("member_count_lie", 422, "invalid_algorithm_package", "declares 65000 members"),
+    ("zip_bomb", 422, "invalid_algorithm_package", "zip bomb"),
+])
+def test_hostile_zips_are_refused_with_a_code(client, tmp_path, case, status, code, detail):
+    before = registry(client)
+    body = hostile_zip(case, make_algorithm_package(tmp_path, name=unique_name()))
+    response = client.post("/api/v0/deploy", content=body, headers={"Content-Type": "application/zip"})
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    assert detail in response.json()["detail"]
+    assert registry(client) == before
+
+
+@pytest.mark.parametrize("case, detail", [
+    ("deep_arrays", "too deeply"),
+    ("long_dotted_key", "dotted key"),
+    ("nan_default", "not a JSON number"),
+    ("date_value", "date or time"),
+])
+def test_hostile_pyprojects_are_refused_as_invalid_config(client, tmp_path, case, detail):
+    folder = make_algorithm_package(tmp_path, name=unique_name())
+    text = (folder / "pyproject.toml").read_text()
+    text += {"deep_arrays": "nested = " + "[" * 5000 + "]" * 5000 + "\n",
+             "long_dotted_key": "x." * 50_000 + "y = 1\n",
+             "nan_default": "weight = nan\n",
+             "date_value": "released = 2026-01-01T00:00:00Z\n"}[case]
+    (folder / "pyproject.toml").write_text(text)
+    before = registry(client)
+    response = deploy(client, folder)
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_algorithm_config"), response.text
+    assert detail in response.json()["detail"]
+    assert registry(client) == before
+
+
+def test_hostile_server_paths_are_400(client, server, tmp_path):
+    drop = server.settings.deploy_allowed_dirs[0]
+    drop.mkdir(parents=True, exist_ok=True)
+    loop = drop / f"loop-{unique_name()}"
+    os.symlink(loop.name, loop)
+    for route in ("/api/v0/deploy/local", "/api/v0/deploy/local-async"):
+        for path in ("\0", f"{drop}/x\0y", "a" * 5000, f"{'a' * 300}/b", str(loop)):
+            response = client.post(route, params={"path": path})
+            assert (response.status_code, response.json()["code"]) == (400, "deploy_path_not_found"), response.text
+
+
+def test_a_folder_with_a_symlink_loop_is_refused(client, server, tmp_path):
+    drop = server.settings.deploy_allowed_dirs[0]
+    drop.mkdir(parents=True, exist_ok=True)
+    name = unique_name()
+    folder = shutil.copytree(make_algorithm_package(tmp_path, name=name), drop / name)
+    os.symlink("loop", folder / "loop")
+    response = client.post("/api/v0/deploy/local", params={"path": str(folder)})
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_algorithm_package"), response.text
+    assert "loops" in response.json()["detail"]

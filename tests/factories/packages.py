@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -77,3 +78,27 @@ def zip_bytes(members: dict[str, str | bytes]) -> bytes:
 def zip_folder(root: Path, prefix: str = "") -> bytes:
     return zip_bytes({prefix + path.relative_to(root).as_posix(): path.read_bytes()
                       for path in sorted(root.rglob("*")) if path.is_file()})
+
+
+def zip_entries(entries: list[tuple[str, str | bytes]], compression: int = zipfile.ZIP_STORED) -> bytes:
+    """A zip of (member name, content) in order, duplicates kept (zipfile only warns about them)."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", compression) as archive:
+        warnings.simplefilter("ignore", UserWarning)
+        for name, content in entries:
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def package_entries(root: Path) -> list[tuple[str, bytes]]:
+    """(name, content) of every file of a package folder, for zip_entries."""
+    return [(path.relative_to(root).as_posix(), path.read_bytes())
+            for path in sorted(root.rglob("*")) if path.is_file()]
+
+
+def with_raw_name(data: bytes, placeholder: str, raw: bytes) -> bytes:
+    """The zip ``data`` with a member name's ``placeholder`` (unique in the zip, as long as ``raw``)
+    replaced by ``raw`` in its local header and in the central directory: names zipfile cannot write."""
+    marker = placeholder.encode("utf-8")
+    assert len(marker) == len(raw) and data.count(marker) == 2, "the placeholder must be unique and of equal length"
+    return data.replace(marker, raw)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
+from compox_ray.api.auth import AccessPolicy, access_table, require_safe_exposure
 from compox_ray.api.main import create_app
 from compox_ray.runtime.runner_deployment import RunnerCpu, RunnerGpu
 from compox_ray.services import Services
@@ -23,21 +24,45 @@ class Api:
     def __init__(self, settings: Settings, runners: dict):
         # ``runners`` are bound only so one config deploys them with the ingress; the Dispatcher
         # reaches them by name.
-        self.services = Services.start(settings)
+        self.access = AccessPolicy.from_settings(settings)
+        # The REST tokens stay here: the actors the services start (and the training tasks and
+        # import checks those start, where package code runs) get settings without them.
+        self.services = Services.start(settings.without_rest_tokens())
+        self.fastapi_app: FastAPI | None = None  # not "app": Serve's ingress wrapper has that name
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         # Serve calls this after __init__: the app gets this replica's services.
-        return create_app(self.services)
+        self.fastapi_app = create_app(self.services, self.access)
+        return self.fastapi_app
+
+    def access_table(self) -> list[dict]:
+        """Every route of this replica's app with its access level (tests/api/test_access.py walks it)."""
+        return access_table(self.fastapi_app)
 
 
 def cluster_has_gpus() -> bool:
     return ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0
 
 
-def build_app(settings: Settings) -> Application:
-    settings = settings.with_sources()
-    runners = {"cpu": RunnerCpu.bind(settings)}
+def serve_http_host() -> str | None:
+    """Where Serve's HTTP proxy and direct ingress listen (``http_options.host`` of a Serve config,
+    or of ``serve.start``), when Serve runs; None before."""
+    if not ray.is_initialized():
+        return None
+    # No public API tells it; the controller's client (Serve's own, cached per process) does.
+    client = serve.context._get_global_client(raise_if_no_controller_running=False)
+    return client.http_config.host if client is not None else None
+
+
+def build_app(settings: Settings | dict) -> Application:
+    # A Serve config's ``args:`` arrive as a dict (this module's annotations are strings, so Serve
+    # does not validate them into Settings); explicit values then go over environment and YAML.
+    settings = Settings(**settings) if isinstance(settings, dict) else settings.with_sources()
+    # Here both `compox-ray serve` and `serve deploy` pass (the latter in a task on the cluster).
+    require_safe_exposure(settings, serve_http_host())
+    package_settings = settings.without_rest_tokens()  # runners run package code: no REST token there
+    runners = {"cpu": RunnerCpu.bind(package_settings)}
     # A GPU replica on a cluster without GPUs would never be placed, and the app never healthy.
     if settings.gpu_runners if settings.gpu_runners is not None else cluster_has_gpus():
-        runners["gpu"] = RunnerGpu.bind(settings)
+        runners["gpu"] = RunnerGpu.bind(package_settings)
     return Api.bind(settings, runners)

@@ -7,13 +7,16 @@ Precedence: explicit values > ``COMPOX_RAY_*`` environment > YAML file > default
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, YamlConfigSettingsSource
 
 CONFIG_FILE_ENV = "COMPOX_RAY_CONFIG_FILE"
 # A custom resource only the head node advertises: actors that own records and queues are pinned
@@ -21,10 +24,62 @@ CONFIG_FILE_ENV = "COMPOX_RAY_CONFIG_FILE"
 HEAD_RESOURCE = "compox_ray_head"
 # The packages that ship with the server (the repository's algorithms/ folder).
 BUNDLED_ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
+# Where the REST tokens come from in the environment (README "Security").
+REST_TOKEN_ENV_VARS = ("COMPOX_RAY_USER_TOKENS", "COMPOX_RAY_ADMIN_TOKENS", "COMPOX_RAY_ADMIN_TOKEN")
+LOOPBACK_HOST_NAMES = ["localhost", "127.0.0.1", "[::1]"]
+# RFC 6750's token characters; 16 at least, so that no "change-me" passes for a secret.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{16,}=*")
+
+_TOKEN_FIELDS = ("user_tokens", "admin_tokens", "user_tokens_file", "admin_tokens_file", "admin_token")
+
+logger = logging.getLogger(__name__)
+
+
+def _reveal(value) -> str:
+    return (value.get_secret_value() if isinstance(value, SecretStr) else str(value)).strip()
+
+
+def _comma_separated(value):
+    """The environment gives ``a,b`` (or a JSON list); YAML and code give lists."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    return value
+
+
+def _tokens(value) -> list[SecretStr]:
+    # An empty string is no token (``COMPOX_RAY_USER_TOKENS=`` configures none).
+    return [SecretStr(token) for token in map(_reveal, _comma_separated(value) or []) if token]
+
+
+def _names(value) -> list[str]:
+    return [name for name in (str(item).strip() for item in _comma_separated(value) or []) if name]
+
+
+TokenList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_tokens)]
+NameList = Annotated[list[str], NoDecode, BeforeValidator(_names)]
+
+
+def _read_token_file(path: Path, setting: str) -> list[SecretStr]:
+    """One token per line (commas separate too); blank lines and ``#`` comments are skipped."""
+    path = path.expanduser()
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ValueError(f"{setting}: cannot read {path}: {error.strerror}") from None
+    if path.stat().st_mode & 0o077:
+        logger.warning("%s: %s can be read by other users of this machine (chmod 600 it)", setting, path)
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return [token for line in lines for token in _tokens(line)]
+
+
+def _warn_admin_token_deprecated() -> None:
+    logger.warning("admin_token (COMPOX_RAY_ADMIN_TOKEN) is deprecated: it is added to admin_tokens; set "
+                   "admin_tokens (COMPOX_RAY_ADMIN_TOKENS, comma-separated) instead")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COMPOX_RAY_", extra="forbid")
+    # hide_input_in_errors: a refused value may be a token, and errors end up in logs.
+    model_config = SettingsConfigDict(env_prefix="COMPOX_RAY_", extra="forbid", hide_input_in_errors=True)
 
     # Server
     host: str = "127.0.0.1"
@@ -38,7 +93,21 @@ class Settings(BaseSettings):
     namespace: str = "compox_ray"
     instance: str = Field("compox", pattern=r"^[A-Za-z0-9_-]{1,40}$",
                           description="Prefix of this server's actor names: two instances can share a cluster")
-    admin_token: str | None = Field(None, description="Bearer token for deploy/delete; None: open (loopback)")
+
+    # REST access (README "Security"); no token configured: every route open, loopback only
+    user_tokens: TokenList = Field([], description="Bearer tokens that open the client workflows (comma-separated)")
+    admin_tokens: TokenList = Field([], description="Bearer tokens that open everything, deploy included")
+    user_tokens_file: Path | None = Field(None, description="A file of user tokens, one per line (added to user_tokens)")
+    admin_tokens_file: Path | None = Field(None, description="A file of admin tokens, one per line")
+    admin_token: Annotated[SecretStr | None, BeforeValidator(lambda value: value or None)] = Field(
+        None, description="Deprecated: one admin token, added to admin_tokens")
+    allow_unauthenticated: bool = Field(
+        False, description="Serve beyond loopback with no token (a trusted network of token-less clients)")
+    cors_origins: NameList = Field([], description="Web origins (https://host[:port]) that may call this server "
+                                                   "from a browser; CORS headers only for them")
+    allowed_hosts: NameList = Field(LOOPBACK_HOST_NAMES, description="Host header names this server answers "
+                                                                     "to (no port); '*' any, '*.example.org'")
+
 
     # What GET / reports (Compox's RootMessage)
     server_name: str = "compox_ray"
@@ -96,6 +165,62 @@ class Settings(BaseSettings):
     package_content_grace_s: float = Field(
         3600, gt=0, description="Unreferenced package content is deleted by the sweep only after this long")
 
+    @field_validator("user_tokens", "admin_tokens")
+    @classmethod
+    def _check_tokens(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        if not all(_TOKEN.fullmatch(token.get_secret_value()) for token in tokens):
+            # Never the value: it may be a token.
+            raise ValueError("a token is at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (then '=' padding), "
+                             "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return tokens
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        origins = [origin.rstrip("/").lower() for origin in origins]
+        for origin in origins:
+            if not re.fullmatch(r"https?://[^/?#*\s]+", origin) or origin.endswith("://null"):
+                raise ValueError(f"cors_origins takes web origins such as https://viewer.example.org, not {origin!r}")
+        return origins
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if "/" in name or re.fullmatch(r"[^\[\]:]+:\d+", name):
+                raise ValueError(f"allowed_hosts takes host names without scheme or port, not {name!r}")
+        return names
+
+    @model_validator(mode="after")
+    def _merge_tokens(self) -> Settings:
+        # Files and the deprecated alias end up in the two lists (marked as set, so with_sources
+        # keeps them); each token once.
+        users, admins = list(self.user_tokens), list(self.admin_tokens)
+        if self.user_tokens_file is not None:
+            users += self._check_tokens(_read_token_file(self.user_tokens_file, "user_tokens_file"))
+        if self.admin_tokens_file is not None:
+            admins += self._check_tokens(_read_token_file(self.admin_tokens_file, "admin_tokens_file"))
+        if self.admin_token is not None:
+            _warn_admin_token_deprecated()
+            admins += self._check_tokens([self.admin_token])
+        self.user_tokens = list({token.get_secret_value(): token for token in users}.values())
+        self.admin_tokens = list({token.get_secret_value(): token for token in admins}.values())
+        self.user_tokens_file = self.admin_tokens_file = self.admin_token = None
+        # (Assignment marks a field as set: only the lists that hold tokens stay so, or with_sources
+        # would pass an empty list explicitly and drop the environment's tokens.)
+        self.model_fields_set.difference_update(_TOKEN_FIELDS)
+        self.model_fields_set.update(name for name in ("user_tokens", "admin_tokens") if getattr(self, name))
+        return self
+
+    @property
+    def has_rest_tokens(self) -> bool:
+        return bool(self.user_tokens or self.admin_tokens)
+
+    def without_rest_tokens(self) -> Settings:
+        """The settings for every process but the Api replicas: actors, runners, trainings and import
+        checks need no REST token, and package code runs in the last three."""
+        return self.model_copy(update=dict.fromkeys(_TOKEN_FIELDS) | {"user_tokens": [], "admin_tokens": []})
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         # Absolute paths: replicas and actors run in other working directories.
@@ -144,6 +269,13 @@ class Settings(BaseSettings):
         Serve validates a builder's ``args:`` with ``model_validate``, which skips settings sources.
         """
         return Settings(**self.model_dump(exclude_unset=True))
+
+
+def remove_rest_tokens_from_environment() -> None:
+    """Once the settings are built: the Ray processes a server starts inherit its environment, and
+    package code runs in some of them. The settings keep the tokens they read."""
+    for name in REST_TOKEN_ENV_VARS:
+        os.environ.pop(name, None)
 
 
 @cache

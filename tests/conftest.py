@@ -5,6 +5,7 @@ Tests that stop or kill things start their own server in a child process (tests/
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -80,6 +81,17 @@ def s3_app_server(serve_port, s3_server, tmp_path_factory) -> Server:
     # No GPU runner here: the local app's takes half of the one logical GPU, trainings share the rest.
     return _run_app("s3", "/s3", serve_port, data_dir=tmp_path_factory.mktemp("s3"), gpu_runners=False,
                     max_upload_bytes=32 * 2**20, **s3_server.settings("compox-tests"))
+
+
+@pytest.fixture(scope="session")
+def secured_server(serve_port, tmp_path_factory) -> Server:
+    """An app with REST tokens (two user tokens, an admin token and one through the deprecated
+    ``admin_token``) and one web origin allowed; tests read its tokens from its settings."""
+    return _run_app("secured", "/secured", serve_port, data_dir=tmp_path_factory.mktemp("secured"),
+                    algorithms_dir=None, cors_origins=["https://viewer.example.org"],
+                    user_tokens=[f"user{n}-{secrets.token_urlsafe(24)}" for n in range(2)],
+                    admin_tokens=[f"admin0-{secrets.token_urlsafe(24)}"],
+                    admin_token=f"admin1-{secrets.token_urlsafe(24)}")
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -1,10 +1,9 @@
 """Deploying algorithm packages (Compox /api/v0/deploy): a server-side path (sync or as a job),
-a zip sent as the body, and removing removable versions. Admin operations: with ``admin_token``
-set, they need ``Authorization: Bearer <token>``."""
+a zip sent as the body, and removing removable versions. Every route here is admin (api/auth.py):
+it brings code to run or shows server paths."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -12,28 +11,42 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from compox_ray import timestamps
 from compox_ray.algorithms.manifest import ALGORITHM_NAME, MAJOR_VERSION
 from compox_ray.algorithms.wire_models import AlgorithmDeployResponse, DeployRecord, DeployResponse
+from compox_ray.api.auth import admin
 from compox_ray.api.deps import ServicesDep
 from compox_ray.errors import CompoxError
 from compox_ray.schemas import ErrorBody, ResponseMessage
 from compox_ray.services.package_deploy import DeployOverrides
 
 router = APIRouter(prefix="/api/v0/deploy", tags=["deploy"])
-_ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422)}
+_ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 415, 422)}
 _ZIP_BODY = {"requestBody": {"required": True, "content": {
     "application/zip": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def require_admin(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = services.settings.admin_token
-    if token is None:
-        return
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise CompoxError(401, "unauthorized", "This operation needs 'Authorization: Bearer <admin token>'.")
-    if not hmac.compare_digest(authorization[7:].strip().encode(), token.encode()):
-        raise CompoxError(403, "forbidden", "The admin token is not valid.")
+# What a package body may be sent as. text/plain, form and multipart bodies are what a web page
+# can send without a CORS preflight: refused, whatever the Origin rule already did.
+PACKAGE_MEDIA_TYPES = frozenset({"application/zip", "application/octet-stream"})
 
 
-AdminDep = Annotated[None, Depends(require_admin)]
+def _media_type(content_type: str | None) -> str | None:
+    return content_type.split(";", 1)[0].strip().lower() if content_type else None
+
+
+def require_package_body(content_type: Annotated[str | None, Header()] = None) -> None:
+    if _media_type(content_type) not in PACKAGE_MEDIA_TYPES:
+        raise CompoxError(415, "unsupported_media_type", "A package is sent as the body with Content-Type "
+                          "application/zip or application/octet-stream.", content_type=content_type)
+
+
+def refuse_form_body(content_type: Annotated[str | None, Header()] = None) -> None:
+    """The server-path routes take no body; one of a type a web form can send is refused."""
+    if content_type is not None and _media_type(content_type) not in PACKAGE_MEDIA_TYPES:
+        raise CompoxError(415, "unsupported_media_type", "This route takes no body (the package is on the server).",
+                          content_type=content_type)
+
+
+PackageBodyDep = Annotated[None, Depends(require_package_body)]
+NoFormBodyDep = Annotated[None, Depends(refuse_form_body)]
 
 
 def deploy_overrides(
@@ -55,7 +68,8 @@ def deploy_response(result: dict) -> AlgorithmDeployResponse:
 
 
 @router.post("/local", responses=_ERRORS)
-async def deploy_local(_: AdminDep, services: ServicesDep, overrides: OverridesDep,
+@admin
+async def deploy_local(_: NoFormBodyDep, services: ServicesDep, overrides: OverridesDep,
                        path: Annotated[str, Query(description="Package folder or .zip on the server")]
                        ) -> AlgorithmDeployResponse:
     """Deploy from a path on the server (inside ``deploy_allowed_dirs``); answers when registered."""
@@ -63,7 +77,8 @@ async def deploy_local(_: AdminDep, services: ServicesDep, overrides: OverridesD
 
 
 @router.post("/local-async", responses=_ERRORS)
-async def deploy_local_async(_: AdminDep, services: ServicesDep, overrides: OverridesDep,
+@admin
+async def deploy_local_async(_: NoFormBodyDep, services: ServicesDep, overrides: OverridesDep,
                              path: Annotated[str, Query(description="Package folder or .zip on the server")]
                              ) -> DeployResponse:
     """As /local, as a job: poll ``GET /api/v0/deploy/{deploy_id}``."""
@@ -71,7 +86,8 @@ async def deploy_local_async(_: AdminDep, services: ServicesDep, overrides: Over
 
 
 @router.post("", responses=_ERRORS, openapi_extra=_ZIP_BODY)
-async def deploy_zip(_: AdminDep, request: Request, services: ServicesDep,
+@admin
+async def deploy_zip(_: PackageBodyDep, request: Request, services: ServicesDep,
                      overrides: OverridesDep) -> AlgorithmDeployResponse:
     """Deploy a package zip sent as the raw body (what ``compox-ray deploy`` sends)."""
     length = request.headers.get("content-length")
@@ -80,6 +96,7 @@ async def deploy_zip(_: AdminDep, request: Request, services: ServicesDep,
 
 
 @router.get("/{deploy_id}", responses=_ERRORS)
+@admin  # a job shows the server path it deploys from
 async def read_deploy(deploy_id: str, services: ServicesDep) -> DeployRecord:
     job = await services.algorithms.read_deploy_job(deploy_id)
     return DeployRecord(**{name: job.get(name) for name in DeployRecord.model_fields} | {
@@ -87,7 +104,8 @@ async def read_deploy(deploy_id: str, services: ServicesDep) -> DeployRecord:
 
 
 @router.delete("/algorithm/{algorithm_id}", responses=_ERRORS)
-async def delete_algorithm(_: AdminDep, algorithm_id: str, services: ServicesDep,
+@admin
+async def delete_algorithm(algorithm_id: str, services: ServicesDep,
                            algorithm_minor_version: str | None = None) -> ResponseMessage:
     """Remove one minor version (or all); 400 algorithm_not_removable unless the package allows it."""
     return ResponseMessage(detail=await services.algorithms.delete(algorithm_id, algorithm_minor_version))

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from compox_ray import __version__
 from compox_ray.api import algorithms, checkpoints, deploy, executions, files, health, root, samples, trainings
+from compox_ray.api.auth import AccessPolicy, install_access_control
 from compox_ray.api.errors import install_error_handlers
 from compox_ray.services import Services
 
@@ -13,11 +14,12 @@ ROUTERS = (root.router, health.router, files.router, executions.router, samples.
            checkpoints.router, algorithms.router, deploy.router)
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, access: AccessPolicy) -> FastAPI:
     app = FastAPI(title="compox_ray", version=__version__,
                   description="Compox-compatible algorithm execution and training server on Ray.")
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    install_access_control(app, access)  # last: outside every other middleware (README "Security")
     app.state.services = services
     return app

@@ -148,10 +148,11 @@ def test_export_redeploys_with_identical_behaviour(client, server, tmp_path):
                        params={"algorithm_minor_version": original["algorithm_minor_version"]})
     assert again.content == response.content  # the same bytes every time
 
-    copy = client.post("/api/v0/deploy", content=response.content,
+    as_zip = {"Content-Type": "application/zip"}
+    copy = client.post("/api/v0/deploy", content=response.content, headers=as_zip,
                        params={"algorithm_name": unique_name("copy"), "removable": "true"}).json()
     assert copy["algorithm_id"] != original["algorithm_id"]
-    same = client.post("/api/v0/deploy", content=response.content).json()
+    same = client.post("/api/v0/deploy", content=response.content, headers=as_zip).json()
     assert same == original  # the export is the same content: redeploying it changes nothing
     values = np.arange(5, dtype=np.float64)
     outputs = [run_on(server, deployed_["algorithm_id"], None, values, tmp_path) for deployed_ in (original, copy)]

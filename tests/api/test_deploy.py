@@ -139,7 +139,8 @@ def test_bad_packages_are_refused_and_leave_the_registry_unchanged(client, tmp_p
     if case == "zip_slip":
         body = zip_bytes({path.name: path.read_bytes() for path in folder.iterdir()} | {"../../x.py": "1"})
     before = registry(client)
-    response = (client.post("/api/v0/deploy", content=body) if body is not None else deploy(client, folder))
+    response = (client.post("/api/v0/deploy", content=body, headers={"Content-Type": "application/zip"})
+                if body is not None else deploy(client, folder))
     assert (response.status_code, response.json()["code"]) == (status, code), response.text
     assert detail in response.json()["detail"]
     assert registry(client) == before

@@ -1,8 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Ray: no usage reporting, no token auth on a loopback-only local instance.
+# Ray: no usage reporting. (Ray's token auth stays on: compox_ray.server sets it up.)
 export RAY_USAGE_STATS_ENABLED ?= 0
-export RAY_AUTH_MODE ?= disabled
 
 .PHONY: install run test bench size-report clean
 

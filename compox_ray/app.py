@@ -6,16 +6,24 @@ import ray
 from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
+from ray.serve.config import BackpressureConfig
 
 from compox_ray.api.auth import AccessPolicy, access_table, require_safe_exposure
 from compox_ray.api.main import create_app
+from compox_ray.runtime.devices import gpu_runners_enabled
+from compox_ray.runtime.resource_plan import API_NUM_CPUS, ResourcePlan
 from compox_ray.runtime.runner_deployment import RunnerCpu, RunnerGpu
 from compox_ray.services import Services
 from compox_ray.settings import Settings
 
 
-@serve.deployment(name="Api", num_replicas=1, max_ongoing_requests=200,
-                  ray_actor_options={"num_cpus": 0.25})  # defaults; the Serve config YAML overrides
+# An open event stream holds one ongoing-request slot for as long as it lasts: the slots stay above
+# max_event_streams (1000 by default) so that other requests are served while the streams are full.
+# Past the slots, max_queued_requests wait (behind Serve's proxy, a burst of new requests also waits
+# there while it is routed: room for a burst of streams); more are answered 503 with Retry-After at once.
+@serve.deployment(name="Api", num_replicas=1, max_ongoing_requests=1200, max_queued_requests=1000,
+                  backpressure_config=BackpressureConfig(retry_after_s=1),
+                  ray_actor_options={"num_cpus": API_NUM_CPUS})  # defaults; the Serve config YAML overrides
 @serve.ingress()
 class Api:
     """FastAPI ingress. Holds no state of its own: records live in the RecordStore actor and work
@@ -40,8 +48,8 @@ class Api:
         return access_table(self.fastapi_app)
 
 
-def cluster_has_gpus() -> bool:
-    return ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0
+def cluster_gpus() -> float:
+    return ray.cluster_resources().get("GPU", 0) if ray.is_initialized() else 0
 
 
 def serve_http_host() -> str | None:
@@ -61,8 +69,11 @@ def build_app(settings: Settings | dict) -> Application:
     # Here both `compox-ray serve` and `serve deploy` pass (the latter in a task on the cluster).
     require_safe_exposure(settings, serve_http_host())
     package_settings = settings.without_rest_tokens()  # runners run package code: no REST token there
-    runners = {"cpu": RunnerCpu.bind(package_settings)}
+    # Shares of what the head node has, unless set (a Serve config's own values win over these).
+    plan = ResourcePlan.for_cluster(settings) if ray.is_initialized() else ResourcePlan.for_cpus(settings, 4)
+    runners = {"cpu": RunnerCpu.options(num_replicas=plan.runner_replicas,
+                                        ray_actor_options={"num_cpus": plan.runner_num_cpus}).bind(package_settings)}
     # A GPU replica on a cluster without GPUs would never be placed, and the app never healthy.
-    if settings.gpu_runners if settings.gpu_runners is not None else cluster_has_gpus():
+    if gpu_runners_enabled(settings.gpu_runners, cluster_gpus()):
         runners["gpu"] = RunnerGpu.bind(package_settings)
     return Api.bind(settings, runners)

@@ -1,80 +1,78 @@
-"""The command line: ``compox-ray serve`` (what ``make run`` calls), ``compox-ray deploy PATH...``."""
+"""The command line: ``compox-ray serve`` (what ``make run`` calls) and the client commands that
+mirror the REST API (compox_ray/cli_commands/): deploy, algorithms, run, status, stop, sample,
+train, checkpoints, export, and debug (a package run locally). ``compox-ray COMMAND --help`` says
+more. Exit codes: 0 done, 1 a run failed or was stopped, 2 usage, 3 an error from the server."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
-import threading
 
+from compox_ray.cli_commands import register_commands
 from compox_ray.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from compox_ray import server
+    from compox_ray.ray_environment import use_ray_environment
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir)) if v}
     settings = Settings(**overrides)
     try:
+        use_ray_environment(settings)  # before Ray is imported: some of it is read at import
+        from compox_ray import server
+
         server.require_free_port(settings.host, settings.port)
     except RuntimeError as error:
         print(f"compox-ray: {error}", file=sys.stderr, flush=True)
         return 1
     server.start_ray(settings)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):  # after ray.init, which installs its own
-        signal.signal(signum, lambda *_: stopping.set())
+    stop = _StopSignal()
+    for signum in _STOP_SIGNALS:  # after ray.init, which installs its own
+        signal.signal(signum, stop.raise_in_main_thread)
     try:
         server.start_serve(settings)
         print(f"compox_ray is serving on http://{settings.host}:{settings.port} "
               f"(data in {settings.data_dir}); Ctrl-C stops it.", flush=True)
-        stopping.wait()
+        while True:
+            signal.pause()
+    except BaseException:
+        # Also while still starting: a stop must not wait for a start that cannot finish. (Raised
+        # inside a call into Ray, the signal's exception reaches here as another one.)
+        if not stop.received:
+            raise
     finally:
+        for signum in _STOP_SIGNALS:  # a second Ctrl-C does not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
         print("compox_ray: stopping", flush=True)
         server.stop(settings)
     return 0
 
 
-def _deploy(args: argparse.Namespace) -> int:
-    from compox_ray.deploy_client import DeployFailed, deploy_package
+# What a terminal's Ctrl-C, systemd and `docker stop` send (to the whole process group).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per package is what the user wants
-    overrides = {"algorithm_name": args.name, "algorithm_major_version": args.major, "removable": args.removable,
-                 "exportable": args.exportable}
-    failures = 0
-    for path in args.paths:
-        try:
-            deployed = deploy_package(path, args.url, token=args.token, overrides=overrides)
-        except (DeployFailed, OSError, ValueError) as error:
-            print(f"failed   {error}", file=sys.stderr, flush=True)
-            failures += 1
-            continue
-        print(f"deployed {deployed['algorithm_name']} v{deployed['algorithm_major_version']}."
-              f"{deployed['algorithm_minor_version']}  id {deployed['algorithm_id']}  ({path})", flush=True)
-    return 1 if failures else 0
+
+class _StopSignal:
+    received: str | None = None
+
+    def raise_in_main_thread(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="compox-ray", description=__doc__)
+    parser = argparse.ArgumentParser(prog="compox-ray", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="start the server in the foreground (Ctrl-C stops it)")
     serve_cmd.add_argument("--host")
     serve_cmd.add_argument("--port", type=int)
     serve_cmd.add_argument("--data-dir")
     serve_cmd.set_defaults(handler=_serve)
-    deploy_cmd = commands.add_parser("deploy", help="send algorithm packages (folders or .zip files) to a server")
-    deploy_cmd.add_argument("paths", nargs="+", metavar="PATH")
-    deploy_cmd.add_argument("--url", default="http://127.0.0.1:5481", help="the server (default %(default)s)")
-    deploy_cmd.add_argument("--token", default=os.environ.get("COMPOX_RAY_ADMIN_TOKEN"),
-                            help="admin token, if the server has one (default: $COMPOX_RAY_ADMIN_TOKEN)")
-    deploy_cmd.add_argument("--name", help="register under this name instead of [project] name")
-    deploy_cmd.add_argument("--major", help="register under this major version instead of the package's")
-    deploy_cmd.add_argument("--removable", action=argparse.BooleanOptionalAction, default=None)
-    deploy_cmd.add_argument("--exportable", action=argparse.BooleanOptionalAction, default=None)
-    deploy_cmd.set_defaults(handler=_deploy)
+    register_commands(commands)
     args = parser.parse_args(argv)
     return args.handler(args)
 

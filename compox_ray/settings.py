@@ -7,6 +7,7 @@ Precedence: explicit values > ``COMPOX_RAY_*`` environment > YAML file > default
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -22,8 +23,18 @@ CONFIG_FILE_ENV = "COMPOX_RAY_CONFIG_FILE"
 # A custom resource only the head node advertises: actors that own records and queues are pinned
 # to it by asking for a sliver of it (a node id would not survive a head replacement).
 HEAD_RESOURCE = "compox_ray_head"
-# The packages that ship with the server (the repository's algorithms/ folder).
-BUNDLED_ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algorithms"
+
+
+def _bundled_algorithms_dir() -> Path:
+    """The packages that ship with the server: the repository's algorithms/ folder, installed as
+    compox_ray.bundled_algorithms (pyproject.toml maps it), so a wheel carries them too."""
+    spec = importlib.util.find_spec("compox_ray.bundled_algorithms")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[1] / "algorithms"  # a checkout used without installing it
+
+
+BUNDLED_ALGORITHMS_DIR = _bundled_algorithms_dir()
 # Where the REST tokens come from in the environment (README "Security").
 REST_TOKEN_ENV_VARS = ("COMPOX_RAY_USER_TOKENS", "COMPOX_RAY_ADMIN_TOKENS", "COMPOX_RAY_ADMIN_TOKEN")
 LOOPBACK_HOST_NAMES = ["localhost", "127.0.0.1", "[::1]"]
@@ -85,6 +96,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(5481, ge=1, le=65535)
     ray_address: str | None = Field(None, description="None starts a local Ray; 'auto' or host:port joins")
+    ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of the Ray this server starts; None: the machine's")
     ingress: Literal["direct", "proxy"] = Field(
         "direct", description="direct: the Api replica itself listens on host:port (Serve's direct ingress; one Api "
                               "replica on this node); proxy: Serve's HTTP proxy does and forwards to Api replicas")
@@ -108,7 +120,6 @@ class Settings(BaseSettings):
     allowed_hosts: NameList = Field(LOOPBACK_HOST_NAMES, description="Host header names this server answers "
                                                                      "to (no port); '*' any, '*.example.org'")
 
-
     # What GET / reports (Compox's RootMessage)
     server_name: str = "compox_ray"
     server_tags: list[str] = []
@@ -123,6 +134,18 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_region: str | None = None
+    s3_public_endpoint_url: str | None = Field(
+        None, description="Where clients reach S3 when not at s3_endpoint_url (another host name, a proxy): "
+                          "presigned URLs are signed for this endpoint")
+    transfer_url_expiry_s: int = Field(3600, ge=1, le=7 * 24 * 3600,
+                                       description="Lifetime of the v1 upload and download URLs")
+    public_base_url: str | None = Field(
+        None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="Where clients reach this server when a proxy stands in front (https://compox.example.org): "
+                    "a local store's v1 URLs start with it; default: the URL each request came to")
+    transfer_url_secret: str | None = Field(
+        None, min_length=16, description="Key of the signed v1 URLs of a local store; default a random one kept in "
+                                         "<data_dir>/transfer_url_secret (set it when Api replicas run on several nodes)")
     database_path: Path | None = Field(None, description="SQLite file; default <data_dir>/records.sqlite3")
     max_upload_bytes: int = Field(8 * 2**30, gt=0)
     max_item_bytes: int | None = Field(
@@ -131,15 +154,24 @@ class Settings(BaseSettings):
                                 "default max_upload_bytes")
     download_chunk_bytes: int = Field(4 * 2**20, ge=2**16)
 
+    # Request limits (back-pressure instead of collapse)
+    max_json_body_bytes: int = Field(2**20, gt=0, description="Largest body of a route that parses JSON (413); "
+                                                                "raw-body routes have their own limits")
+    max_event_streams: int = Field(1000, ge=1, description="Event streams one Api replica keeps open at once (503 "
+                                                           "beyond); keep the Api's max_ongoing_requests above it")
+
     # Executions
     lease_s: float = Field(30, gt=0, description="A running execution's owner renews its lease this often x3")
     gpu_runners: bool | None = Field(None, description="Deploy RunnerGpu; None: when the cluster has GPUs")
     models_per_replica: int = Field(2, ge=1, description="Warm algorithms kept per Runner replica (LRU)")
+    # Resource requests; None: derived from the head node's CPUs (compox_ray/runtime/resource_plan.py)
+    runner_num_cpus: float | None = Field(None, gt=0, description="CPUs per RunnerCpu replica")
+    runner_replicas: int | None = Field(None, ge=1, description="RunnerCpu replicas")
     progress_flush_s: float = Field(0.1, gt=0, description="Progress/log writes from one run are batched this long")
 
     # Trainings: one Ray task each; a package's [tool.compox] training_resources overrides these
     training_num_gpus: float = Field(0.25, ge=0, le=1, description="GPU share per training where the cluster has GPUs")
-    training_num_cpus: float = Field(1, ge=0)
+    training_num_cpus: float | None = Field(None, ge=0, description="CPUs per training; None: derived")
     training_stop_grace_s: float = Field(2, ge=0, description="After a stop, wait this long, then cancel the task")
 
     # Sessions (Compox defaults: 5 sessions of 5 items, 24 h from last use)

@@ -4,21 +4,29 @@ Tests that stop or kill things start their own server in a child process (tests/
 
 from __future__ import annotations
 
-import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+from compox_ray.ray_environment import use_ray_environment
+from compox_ray.settings import Settings, get_settings
+
+# The test session's Ray is started as `compox-ray serve` starts its own (loopback, Ray's token
+# auth, the machine's own CPUs and no logical GPU), except that both apps share Serve's proxy port
+# (tests/test_ingress.py covers direct ingress on a server of its own). Part of it is read when
+# Ray is imported.
+RAY_SETTINGS = Settings(ingress="proxy", namespace="compox_ray_tests",
+                        data_dir=Path(tempfile.mkdtemp(prefix="compox-ray-tests-")))
+use_ray_environment(RAY_SETTINGS)
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 import ray  # noqa: E402
 from ray import serve  # noqa: E402
 
+from compox_ray import server as compox_server  # noqa: E402
 from compox_ray.app import build_app  # noqa: E402
-from compox_ray.server import use_serve_environment  # noqa: E402
-from compox_ray.settings import HEAD_RESOURCE, Settings, get_settings  # noqa: E402
 from tests.servers import S3Server, free_port  # noqa: E402
 
 
@@ -52,11 +60,7 @@ def s3_server():
 
 @pytest.fixture(scope="session")
 def serve_port(tmp_path_factory):
-    # The server's Serve switches, except direct ingress: both apps share Serve's proxy port here
-    # (tests/test_ingress.py covers direct ingress on a server of its own).
-    use_serve_environment(Settings(ingress="proxy"))
-    ray.init(address="local", num_cpus=8, num_gpus=1, resources={HEAD_RESOURCE: 1}, include_dashboard=False,
-             object_store_memory=300 * 2**20, namespace="compox_ray_tests")
+    compox_server.start_ray(RAY_SETTINGS, object_store_memory=300 * 2**20)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield port
@@ -65,6 +69,10 @@ def serve_port(tmp_path_factory):
 
 
 def _run_app(name: str, route_prefix: str, port: int, **settings) -> Server:
+    """An app on the session's Serve. ``local`` takes the resource shares `make run` derives; the
+    others are small, as an operator sets them, so that every app fits beside it on 2 cores."""
+    if name != "local":
+        settings.setdefault("runner_num_cpus", 0.1)
     settings = Settings(namespace="compox_ray_tests", instance=name, **settings)
     serve.run(build_app(settings), name=name, route_prefix=route_prefix)
     return Server(name=name, url=f"http://127.0.0.1:{port}{route_prefix.rstrip('/')}", settings=settings)
@@ -78,7 +86,6 @@ def local_server(serve_port, tmp_path_factory) -> Server:
 
 @pytest.fixture(scope="session")
 def s3_app_server(serve_port, s3_server, tmp_path_factory) -> Server:
-    # No GPU runner here: the local app's takes half of the one logical GPU, trainings share the rest.
     return _run_app("s3", "/s3", serve_port, data_dir=tmp_path_factory.mktemp("s3"), gpu_runners=False,
                     max_upload_bytes=32 * 2**20, **s3_server.settings("compox-tests"))
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import httpx
 import pytest
 
 from tests.factories.hdf5_files import hdf5_bytes
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, still_running
 
 
 @pytest.mark.slow
@@ -19,11 +17,12 @@ def test_files_survive_a_full_restart(tmp_path):
     try:
         file_id = httpx.post(f"{first.url}/api/v0/files", content=payload).json()["file_id"]
         first_pid = httpx.get(f"{first.url}/api/v0/health").json()["records"]["pid"]
+        tree = first.process_tree()
+        assert any(process.name() == "raylet" for process in tree)
     finally:
         assert first.stop() == 0
-    # SIGTERM stopped Ray too: no raylet of that instance is left behind.
-    leftovers = subprocess.run(["pgrep", "-f", f"raylet.*{data_dir}"], capture_output=True, text=True)
-    assert leftovers.stdout == ""
+    # SIGTERM stopped Ray too: no process of that instance (raylet, GCS, workers) is left behind.
+    assert still_running(tree) == []
 
     second = ServerProcess(data_dir)
     try:

@@ -21,6 +21,7 @@ import ray
 
 from compox_ray import ids, timestamps
 from compox_ray.runtime.periodic import every
+from compox_ray.runtime.resource_plan import ResourcePlan, describe, never_fits
 from compox_ray.runtime.runner_deployment import failure_message
 from compox_ray.runtime.training_task import run_training
 from compox_ray.settings import Settings
@@ -29,6 +30,8 @@ from compox_ray.storage.records_actor import RecordStore
 
 logger = logging.getLogger(__name__)
 _ORPHAN_AFTER_S = 2.0
+# A training not started this long after its task was submitted is told why, if resources are short.
+_WAIT_NOTICE_S = 2.0
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)
@@ -39,6 +42,7 @@ class TrainingSupervisor:
         self.owner = f"training-supervisor-{ids.new_id()[:8]}"  # one per incarnation: leases tell them apart
         self.tasks: dict[str, ray.ObjectRef] = {}
         self._maintenance: asyncio.Task | None = None
+        self._plan: ResourcePlan | None = None
 
     async def start(self) -> None:
         if self._maintenance is None:
@@ -53,15 +57,41 @@ class TrainingSupervisor:
         resources = record["resources"]
         gpus = await self._gpus()
         num_gpus = resources.get("num_gpus", self.settings.training_num_gpus) if gpus > 0 else 0
-        num_cpus = resources.get("num_cpus", self.settings.training_num_cpus)
+        num_cpus = resources.get("num_cpus", (await self._resource_plan()).training_num_cpus)
+        request = {"CPU": num_cpus, "GPU": num_gpus}
+        if reason := await asyncio.to_thread(never_fits, request):
+            await self.records.finish_training.remote(training_id, "FAILED", f"This training can never start: {reason}.",
+                                                      "ERROR")
+            return
         ref = run_training.options(num_gpus=num_gpus, num_cpus=num_cpus, max_retries=0).remote(
             self.settings, training_id, self.owner, num_gpus)
         self.tasks[training_id] = ref
-        asyncio.get_running_loop().create_task(self._await(training_id, ref))
+        loop = asyncio.get_running_loop()
+        loop.create_task(self._await(training_id, ref))
+        loop.create_task(self._tell_if_waiting(training_id, request))
 
     @staticmethod
     async def _gpus() -> float:
         return (await asyncio.to_thread(ray.cluster_resources)).get("GPU", 0)
+
+    async def _resource_plan(self) -> ResourcePlan:
+        if self._plan is None:
+            self._plan = await asyncio.to_thread(ResourcePlan.for_cluster, self.settings)
+        return self._plan
+
+    async def _tell_if_waiting(self, training_id: str, request: dict[str, float]) -> None:
+        """Work never waits silently: a training whose task Ray cannot place yet says so in its log."""
+        await asyncio.sleep(_WAIT_NOTICE_S)
+        record = await self.records.get_training.remote(training_id)
+        if record is None or record["status"] != "PENDING" or training_id not in self.tasks:
+            return
+        free = await asyncio.to_thread(ray.available_resources)
+        wanted = {name: amount for name, amount in request.items() if amount > 0}
+        if all(free.get(name, 0) >= amount for name, amount in wanted.items()):
+            return  # placed: its worker is starting
+        short = {name: free.get(name, 0) for name in wanted}
+        await self.records.note_pending_training.remote(
+            training_id, f"waiting for resources: {describe(wanted)} ({describe(short)} free on the cluster)")
 
     async def _await(self, training_id: str, ref: ray.ObjectRef) -> None:
         try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compox_ray.services.algorithms import AlgorithmService
+from compox_ray.services.benchmarks import BenchmarkService
 from compox_ray.services.checkpoints import CheckpointService
 from compox_ray.services.executions import ExecutionService
 from compox_ray.services.files import FileService
+from compox_ray.services.object_transfers import ObjectTransferService
 from compox_ray.services.samples import SampleService
 from compox_ray.services.trainings import TrainingService
 from compox_ray.settings import Settings
@@ -28,6 +30,8 @@ class Services:
     samples: SampleService
     trainings: TrainingService
     checkpoints: CheckpointService
+    transfers: ObjectTransferService
+    benchmarks: BenchmarkService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -47,9 +51,12 @@ class Services:
         supervisor.start.remote()
         algorithms = AlgorithmService(settings, records, blobs)
         checkpoints = CheckpointService(records, blobs)
-        return cls(settings=settings, records=records, blobs=blobs, files=FileService(settings, records, blobs),
-                   algorithms=algorithms,
-                   executions=ExecutionService(records, dispatcher, algorithms, checkpoints),
-                   samples=SampleService(records),
+        transfers = ObjectTransferService(settings, records, blobs)
+        executions = ExecutionService(records, dispatcher, algorithms, checkpoints, settings.gpu_runners,
+                                      transfers=transfers, blobs=blobs)
+        return cls(settings=settings, records=records, blobs=blobs,
+                   files=FileService(settings, records, blobs, transfers), algorithms=algorithms,
+                   executions=executions, samples=SampleService(records, transfers),
                    trainings=TrainingService(records, supervisor, algorithms, checkpoints),
-                   checkpoints=checkpoints)
+                   checkpoints=checkpoints, transfers=transfers,
+                   benchmarks=BenchmarkService(records, dispatcher, algorithms, executions))

@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from compox_ray import timestamps
+from compox_ray import metrics, timestamps
 from compox_ray.errors import CompoxError
 from compox_ray.storage.change_notifier import ChangeNotifier
 from compox_ray.storage.database import Database, fetch_all
@@ -38,6 +38,11 @@ class RunKind:
     def holder(self, run_id: str) -> str:
         """The file-pin holder name of one run."""
         return f"{self.table[:-1]}:{run_id}"
+
+
+def _kind_label(kind: RunKind, row: dict) -> str:
+    """"execution", "benchmark" (executions told apart by their kind column) or "training"."""
+    return row.get("kind") or kind.noun.lower()
 
 
 def log_line(message: str, level: str = "INFO", at: float | None = None) -> str:
@@ -67,6 +72,22 @@ class RunRecords:
     async def _run_get(self, kind: RunKind, run_id: str) -> dict | None:
         row = await self.db.fetch_one(f"SELECT * FROM {kind.table} WHERE {kind.key} = ?", (run_id,))
         return None if row is None else self._decode(kind, row)
+
+    async def _run_for_idempotency_key(self, conn, kind: RunKind, record: dict) -> str | None:
+        """Inside the write transaction that would insert ``record``: the id of the run its
+        idempotency key already created (None: the key is new or absent). The same key on a
+        different request is refused (422), so a mistaken reuse never answers someone else's run."""
+        key = record.get("idempotency_key")
+        if key is None:
+            return None
+        rows = await fetch_all(conn, f"SELECT {kind.key} AS run_id, request_fingerprint FROM {kind.table} "
+                                     "WHERE idempotency_key = ?", (key,))
+        if not rows:
+            return None
+        if rows[0]["request_fingerprint"] != record.get("request_fingerprint"):
+            raise CompoxError(422, "idempotency_key_reused",
+                              f"The Idempotency-Key was already used for a different {kind.noun.lower()} request.")
+        return rows[0]["run_id"]
 
     async def _run_change(self, conn, kind: RunKind, run_id: str, allowed_from: tuple[str, ...], *,
                           append_log: str = "", **fields) -> dict | None:
@@ -108,6 +129,13 @@ class RunRecords:
         row = await self._run_apply(kind, run_id, ("PENDING",), status="STARTED", lease_owner=lease_owner,
                                     lease_expires_at=now + lease_s,
                                     append_log=log_line(f"Started on {where} by {lease_owner}.", at=now), **fields)
+        if row is not None:
+            metrics.observe_queue_wait(_kind_label(kind, row), now - row["time_started"])
+        return row is not None
+
+    async def _run_note_pending(self, kind: RunKind, run_id: str, message: str) -> bool:
+        """A WARNING line in the log of a run that is still PENDING: why it waits."""
+        row = await self._run_apply(kind, run_id, ("PENDING",), append_log=log_line(message, "WARNING"))
         return row is not None
 
     async def _run_report(self, kind: RunKind, run_id: str, progress: float | None, log_lines: str,
@@ -136,7 +164,18 @@ class RunRecords:
                 await conn.execute("DELETE FROM file_pins WHERE holder = ?", (kind.holder(run_id),))
         if row is not None:
             self.changes.notify(f"{kind.table}:{run_id}")
+            metrics.count_finished_run(_kind_label(kind, row), status)
         return row is not None
+
+    async def run_status_counts(self) -> dict:
+        """For the metrics: ``{"runs": {(kind, status): n}, "queued": {device class: PENDING n}}``."""
+        rows = await self.db.fetch_all(
+            "SELECT kind, status, COUNT(*) AS n FROM executions GROUP BY kind, status "
+            "UNION ALL SELECT 'training' AS kind, status, COUNT(*) AS n FROM trainings GROUP BY status")
+        queued = await self.db.fetch_all(
+            "SELECT device_class, COUNT(*) AS n FROM executions WHERE status = 'PENDING' GROUP BY device_class")
+        return {"runs": {(row["kind"], row["status"]): row["n"] for row in rows},
+                "queued": {row["device_class"]: row["n"] for row in queued}}
 
     async def _run_request_stop(self, kind: RunKind, run_id: str) -> str:
         """PENDING stops at once and never starts; a running one at its next progress or log call.

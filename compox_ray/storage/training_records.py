@@ -27,12 +27,29 @@ def content_key(sha256: str) -> str:
 
 
 class TrainingRecords(RunRecords):
-    async def create_training(self, record: dict) -> None:
+    async def create_training(self, record: dict) -> str | None:
+        """Insert a PENDING training; when its ``idempotency_key`` already created one, nothing
+        is written and that one's id answers."""
         async with self.db.write() as conn:
+            existing = await self._run_for_idempotency_key(conn, TRAININGS, record)
+            if existing is not None:
+                return existing
             await self._run_insert(conn, TRAININGS, record)
+        return None
 
     async def get_training(self, training_id: str) -> dict | None:
         return await self._run_get(TRAININGS, training_id)
+
+    async def list_trainings(self, status: str | None = None, algorithm_id: str | None = None,
+                             limit: int | None = None, offset: int = 0) -> dict:
+        """``{"total": every match, "records": the page}``, oldest first; ``limit`` None: all."""
+        where = "(:status IS NULL OR status = :status) AND (:algorithm IS NULL OR algorithm_id = :algorithm)"
+        params = {"status": status, "algorithm": algorithm_id, "limit": -1 if limit is None else limit,
+                  "offset": offset}
+        total = await self.db.fetch_one(f"SELECT COUNT(*) AS n FROM trainings WHERE {where}", params)
+        rows = await self.db.fetch_all(f"SELECT * FROM trainings WHERE {where} ORDER BY time_started, training_id "
+                                       "LIMIT :limit OFFSET :offset", params)
+        return {"total": total["n"], "records": [self._decode(TRAININGS, row) for row in rows]}
 
     async def start_training(self, training_id: str, lease_owner: str, lease_s: float, where: str) -> bool:
         return await self._run_start(TRAININGS, training_id, lease_owner, lease_s, where)
@@ -44,6 +61,9 @@ class TrainingRecords(RunRecords):
 
     async def finish_training(self, training_id: str, status: str, message: str = "", level: str = "INFO") -> bool:
         return await self._run_finish(TRAININGS, training_id, status, message, level)
+
+    async def note_pending_training(self, training_id: str, message: str) -> bool:
+        return await self._run_note_pending(TRAININGS, training_id, message)
 
     async def request_training_stop(self, training_id: str) -> str:
         return await self._run_request_stop(TRAININGS, training_id)

@@ -6,9 +6,9 @@ import contextlib
 import os
 import sqlite3
 
-import httpx
 import numpy as np
 import pytest
+import ray
 
 from compox_ray import ids
 from tests.factories.hdf5_files import hdf5_bytes, read_hdf5
@@ -139,27 +139,12 @@ def test_path_traversal_never_reaches_the_store(client):
     assert b"root:" not in response.content
 
 
-def test_presigned_urls(client, server):
-    file_id = ids.new_id()
-    response = client.get(f"/api/v1/files/{file_id}/upload-url")
-    if server.settings.blob_uri.startswith("file:"):
-        assert (response.status_code, response.json()["code"]) == (404, "presigned_urls_unavailable")
-        return
-    assert response.status_code == 200
-    payload = hdf5_bytes()
-    assert httpx.put(response.json()["url"], content=payload).status_code == 200
-    # A file PUT by URL is registered on first use and behaves like any other.
-    assert client.get(f"/api/v0/files/{file_id}").content == payload
-    download_url = client.get(f"/api/v1/files/{file_id}/download-url").json()["url"]
-    assert httpx.get(download_url).content == payload
-    assert client.get(f"/api/v1/files/{ids.new_id()}/download-url").status_code == 404
-
-
 def test_root_reports_the_cluster(client):
     body = client.get("/").json()
     assert body["name"] == "compox_ray"
-    assert body["cuda_available"] is True  # the test cluster declares one logical GPU
-    assert body["cuda_capable_devices_count"] == 1
+    # The test session's Ray is started as `make run` starts one: no GPU on these machines.
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    assert (body["cuda_available"], body["cuda_capable_devices_count"]) == (gpus > 0, gpus)
     assert {"tags", "group", "organization", "domain", "version"} <= body.keys()
 
 

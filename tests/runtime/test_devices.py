@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compox_ray.errors import CompoxError
-from compox_ray.runtime.devices import resolve_device_class
+from compox_ray.runtime.devices import gpu_runners_enabled, resolve_device_class
 
 
 @pytest.mark.parametrize("requested", ["gpu", "cuda", "cuda:1", "GPU"])
@@ -31,3 +31,27 @@ def test_devices_the_algorithm_cannot_use_are_422(requested, supported, code):
     with pytest.raises(CompoxError) as raised:
         resolve_device_class(requested, supported, "cpu", cluster_gpus=1)
     assert (raised.value.status, raised.value.code) == (422, code)
+
+
+def test_gpu_runners_turned_off_count_as_no_gpu():
+    assert gpu_runners_enabled(None, cluster_gpus=1) and not gpu_runners_enabled(None, cluster_gpus=0)
+    assert not gpu_runners_enabled(False, cluster_gpus=4)
+    assert gpu_runners_enabled(True, cluster_gpus=0)  # an autoscaler may add the GPU nodes
+
+
+def test_mps_falls_back_to_cpu_with_a_warning():
+    device_class, warnings = resolve_device_class("mps", ["cpu", "mps"], "cpu", cluster_gpus=1)
+    assert device_class == "cpu" and "mps" in warnings[0] and "running on cpu" in warnings[0]
+
+
+def test_gpu_on_a_server_whose_gpu_runners_are_off_runs_on_the_cpu_with_a_warning(s3_app_server, s3_algorithms):
+    """The S3 app is deployed with gpu_runners: false."""
+    from tests.runtime.conftest import execute, upload_slices, wait_for
+    from tests.runtime.test_executions import volume
+
+    with s3_app_server.client() as client:
+        record = wait_for(client, execute(client, s3_algorithms["invert"], upload_slices(client, volume(1)),
+                                          execution_device_override="cuda"))
+    assert record["status"] == "COMPLETED", record["log"]
+    assert record["resolved_execution_device"].startswith("cpu@")
+    assert "WARNING" in record["log"] and "no GPU runner; running on cpu" in record["log"]

@@ -167,29 +167,6 @@ def test_inputs_are_pinned_while_the_execution_runs(local_server, algorithms):
         assert ray.get(records.file_pins.remote(inputs[0])) == []
 
 
-def test_sessions_follow_the_token_across_replicas(local_server, algorithms):
-    """The second run goes to the GPU runner deployment (another replica, another process)."""
-    with local_server.client() as client:
-        inputs = upload_slices(client, volume(1))
-        first = wait_for(client, execute(client, algorithms["session_counter"], inputs))
-        token = first["session_token"]
-        second = wait_for(client, execute(client, algorithms["session_counter"], inputs,
-                                          session_token=token, execution_device_override="gpu"))
-        assert (first["status"], second["status"]) == ("COMPLETED", "COMPLETED")
-
-        def replica(record):
-            return record["log"].split(" by ", 1)[1].split(".", 1)[0]
-
-        assert replica(first) != replica(second)
-        counts = [read_hdf5(client.get(f"/api/v0/files/{r['output_dataset_ids'][0]}").content)["image"].max()
-                  for r in (first, second)]
-        assert counts == [1, 2]
-        # An unknown token starts an empty session under that token.
-        fresh = wait_for(client, execute(client, algorithms["session_counter"], inputs, session_token="my-own-token"))
-        assert fresh["session_token"] == "my-own-token"
-        assert read_hdf5(client.get(f"/api/v0/files/{fresh['output_dataset_ids'][0]}").content)["image"].max() == 1
-
-
 def test_ten_concurrent_executions_are_all_right(local_server, algorithms):
     with local_server.client() as client:
         volumes = [volume(2, 8) for _ in range(10)]

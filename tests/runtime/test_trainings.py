@@ -142,32 +142,6 @@ def test_a_killed_worker_fails_the_training_without_retry(client, algorithms, sa
     assert again["status"] == "FAILED" and again["output_checkpoint_ids"] == []
 
 
-def test_four_trainings_share_the_gpu_and_a_fifth_waits(client, algorithms, sample_id):
-    """The package asks for 0.125 GPU; beside the GPU runner's 0.5 of the one logical GPU, four fit."""
-    slow = {"steps": 1, "delay_s": 8.0}  # long enough that worker start-up skew cannot hide the overlap
-    training_ids = [train(client, algorithms["scaler"], [sample_id], additional_parameters=slow) for _ in range(5)]
-    records = [wait_training(client, training_id, timeout_s=180) for training_id in training_ids]
-    assert all(r["status"] == "COMPLETED" for r in records), [r["log"] for r in records]
-    intervals = sorted((p["started"], p["ended"]) for p in (
-        client.get(f"/api/v0/checkpoint/{r['output_checkpoint_ids'][0]}").json()["properties"] for r in records))
-    first_four, fifth = intervals[:4], intervals[4]
-    assert max(start for start, _ in first_four) < min(end for _, end in first_four)  # all four overlapped
-    assert fifth[0] >= min(end for _, end in first_four) - 0.5  # the fifth waited for a share
-
-
-def test_stop_while_pending_never_starts(client, algorithms, sample_id):
-    slow = {"steps": 1, "delay_s": 3.0}
-    busy = [train(client, algorithms["scaler"], [sample_id], additional_parameters=slow) for _ in range(4)]
-    queued = train(client, algorithms["scaler"], [sample_id], additional_parameters=slow)
-    assert client.get(f"/api/v0/training/{queued}").json()["status"] == "PENDING"
-    client.post(f"/api/v0/training/{queued}/stop")
-    assert client.get(f"/api/v0/training/{queued}").json()["status"] == "STOPPED"
-    for training_id in busy:
-        assert wait_training(client, training_id, timeout_s=120)["status"] == "COMPLETED"
-    record = client.get(f"/api/v0/training/{queued}").json()
-    assert record["status"] == "STOPPED" and "Started on" not in record["log"]
-
-
 @pytest.mark.parametrize("change, code", [
     ({"training_data": ["00000000-0000-4000-8000-000000000000"]}, "input_samples_not_found"),
     ({"algorithm_id": "no-such-algorithm"}, "algorithm_not_found"),
@@ -178,6 +152,19 @@ def test_bad_training_requests(client, algorithms, sample_id, change, code):
     body = {"algorithm_id": algorithms["scaler"], "training_data": [sample_id]} | change
     response = client.post("/api/v0/train-algorithm", json=body)
     assert 400 <= response.status_code < 500 and response.json()["code"] == code
+
+
+def test_a_training_that_can_never_fit_ends_failed_at_once(client, tmp_path):
+    from tests.api.algorithm_packages import deployed, unique_name
+    from tests.factories.packages import make_algorithm_package
+
+    package = make_algorithm_package(tmp_path, name=unique_name(), training_resources={"num_cpus": 1000})
+    algorithm_id = deployed(client, package)["algorithm_id"]
+    sample = client.post("/api/v0/sample", json={"files": [{"input": [
+        client.post("/api/v0/files", content=hdf5_bytes()).json()["file_id"]]}]}).json()["sample_id"]
+    record = client.get(f"/api/v0/training/{train(client, algorithm_id, [sample])}").json()
+    assert record["status"] == "FAILED", record  # already when the POST has answered
+    assert "can never start" in record["log"] and "CPU 1000" in record["log"]
 
 
 def test_unknown_trainings_are_404(client):

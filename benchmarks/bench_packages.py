@@ -27,7 +27,7 @@ def prepare() -> dict[str, Path]:
         trainer_weights.parent.mkdir(exist_ok=True)
         np.save(trainer_weights, np.zeros(16, np.float32))
     return {"passthrough": PACKAGES / "passthrough", "warm_weights": PACKAGES / "warm_weights",
-            "trainer": PACKAGES / "trainer", "denoiser": denoiser_package()}
+            "trainer": PACKAGES / "trainer", "stepper": PACKAGES / "stepper", "denoiser": denoiser_package()}
 
 
 def denoiser_package() -> Path:

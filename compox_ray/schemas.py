@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
+
+from compox_ray.storable_json import storable_json_problem
+
+
+class RequestBody(BaseModel):
+    """A JSON request body; 422 unless every value in it can be stored and answered again
+    (storable_json.py: no lone surrogates, NaN, Infinity or deep nesting anywhere in it). Numbers
+    in ``additional_parameters`` are judged by the algorithm's parameter schema instead
+    (algorithms/parameters.py: 422 invalid_parameters, naming the parameter)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data):
+        rest = {k: v for k, v in data.items() if k != "additional_parameters"} if isinstance(data, dict) else data
+        if problem := storable_json_problem(data, numbers=False) or storable_json_problem(rest):
+            raise ValueError(problem)
+        return data
 
 
 class ResponseMessage(BaseModel):
@@ -35,7 +52,7 @@ class UrlResponse(BaseModel):
     url: str
 
 
-class IncomingExecutionRequest(BaseModel):
+class IncomingExecutionRequest(RequestBody):
     algorithm_id: str
     input_dataset_ids: list[str]
     checkpoint_id: str | None = None
@@ -68,7 +85,7 @@ class ExecutionRecord(BaseModel):
     queue_position: int | None = None  # executions ahead of this one while PENDING
 
 
-class IncomingSampleRequest(BaseModel):
+class IncomingSampleRequest(RequestBody):
     files: list[dict[str, list[str]]]
     tags: list[str] = []
 
@@ -84,7 +101,7 @@ class SampleRecord(BaseModel):
     time_created: str
 
 
-class IncomingTrainingRequest(BaseModel):
+class IncomingTrainingRequest(RequestBody):
     algorithm_id: str
     training_data: list[str]
     checkpoint_id: str | None = None

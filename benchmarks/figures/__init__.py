@@ -74,6 +74,6 @@ class Workload:
 
 
 def all_workloads() -> list[Workload]:
-    from benchmarks.figures import executions, files, training
+    from benchmarks.figures import executions, files, reliability, training
 
-    return [*files.WORKLOADS, *executions.WORKLOADS, *training.WORKLOADS]
+    return [*files.WORKLOADS, *executions.WORKLOADS, *training.WORKLOADS, *reliability.WORKLOADS]

@@ -1,18 +1,21 @@
 """Check a request's parameters against the schema a package declares, and fill in defaults.
 
 Declared parameters are validated by type (bool is never a number; an int is a valid float and a
-whole float a valid int, since JSON clients differ), range (min/max, inclusive), options (enums)
-and element type (lists). Omitted ones, and ones sent as null, get their default. Names the package
-does not declare pass through unchanged, each with a WARNING line for the run's log: Compox treats
-additional_parameters as free-form and existing clients send extra keys.
+whole float a valid int, since JSON clients differ), range (min/max, inclusive; NaN and Infinity
+are in no range), options (enums) and element type (lists). Omitted ones, and ones sent as null,
+get their default. Names the package does not declare pass through unchanged (if they hold no
+NaN or Infinity), each with a WARNING line for the run's log: Compox treats additional_parameters
+as free-form and existing clients send extra keys.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from compox_ray.algorithms.manifest import AdditionalParameterSchema, element_type, matches_type, type_phrase
 from compox_ray.errors import CompoxError
+from compox_ray.storable_json import storable_json_problem
 
 
 class _Rejected(Exception):
@@ -26,7 +29,15 @@ def _coerce(value: Any, expected: type) -> Any:
         return int(value)
     if not matches_type(value, expected):
         raise _Rejected("type", f"must be {type_phrase(expected)}, got {type(value).__name__} {value!r}")
-    return float(value) if expected is float else value
+    if expected is float:
+        try:
+            value = float(value)
+        except OverflowError:  # an int past float's range
+            raise _Rejected("range", "must be a finite number, got an integer too large for a float") from None
+        if not math.isfinite(value):
+            # NaN compares false with every bound, so it would pass any min/max check.
+            raise _Rejected("range", f"must be a finite number, got {value}")
+    return value
 
 
 def _check_bounds(value: Any, spec: AdditionalParameterSchema) -> None:
@@ -79,11 +90,15 @@ def resolve_parameters(declared: list[dict], given: dict) -> tuple[dict, list[st
         except _Rejected as rejected:
             problems.append({"parameter": spec.name, "rule": rejected.rule,
                              "message": f"Parameter {spec.name!r} {rejected.message}."})
+    declared_names = {spec.name for spec in specs}
+    for name, value in given.items():
+        # Passed through as they are, so they must be storable JSON (no NaN or Infinity in them).
+        if name not in declared_names and (problem := storable_json_problem(value)):
+            problems.append({"parameter": name, "rule": "json", "message": f"Parameter {name!r}: {problem}."})
     if problems:
         first = problems[0]
         raise CompoxError(422, "invalid_parameters", first["message"], parameter=first["parameter"],
                           rule=first["rule"], errors=problems)
-    declared_names = {spec.name for spec in specs}
     warnings = []
     for name, value in given.items():
         if name not in declared_names:

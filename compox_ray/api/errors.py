@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,11 @@ from compox_ray.errors import CompoxError
 
 logger = logging.getLogger(__name__)
 INTERNAL_DETAIL = "Failed due to an internal server error."
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+               413: "payload_too_large"}
+# Where we answer 503 (a backing actor gone, streams full), clients are told when to retry, as
+# Serve's own back-pressure answer tells them.
+RETRY_AFTER = {"Retry-After": "1"}
 
 
 def error_response(status: int, code: str, detail, retryable: bool = False, details: dict | None = None,
@@ -27,11 +32,30 @@ def error_response(status: int, code: str, detail, retryable: bool = False, deta
 
 
 async def _compox_error(request: Request, error: CompoxError) -> JSONResponse:
-    return error_response(error.status, error.code, error.detail, error.retryable, error.details)
+    return error_response(error.status, error.code, error.detail, error.retryable, error.details,
+                          headers=RETRY_AFTER if error.status == 503 else None)
+
+
+def _echoable(value):
+    """A rejected input as the error body may show it: scalars only (a container may be nested
+    past what the encoder recurses through), no lone surrogates (not UTF-8), no NaN (not JSON)."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return None
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    errors = [{k: v for k, v in e.items() if k != "ctx"} | {"msg": str(e.get("msg"))} for e in error.errors()]
+    errors = []
+    for e in error.errors():
+        shown = {k: v for k, v in e.items() if k not in ("ctx", "input")} | {"msg": _echoable(str(e.get("msg")))}
+        shown["loc"] = [_echoable(part) for part in e.get("loc", ())]
+        if (echoed := _echoable(e.get("input"))) is not None:
+            shown["input"] = echoed
+        errors.append(shown)
     return error_response(422, "request_validation_error", errors)
 
 
@@ -43,7 +67,7 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, (ActorDiedError, ActorUnavailableError)):
         logger.warning("a backing actor is unavailable: %s", error)
-        return error_response(503, "service_unavailable", str(error), retryable=True)
+        return error_response(503, "service_unavailable", str(error), retryable=True, headers=RETRY_AFTER)
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_server_error", INTERNAL_DETAIL)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from compox_ray.api.deps import ServicesDep
@@ -36,12 +36,14 @@ async def read_execution(execution_id: str, services: ServicesDep) -> ExecutionR
 
 
 @router.get("/executions/{execution_id}/events", responses=_ERRORS, response_class=StreamingResponse)
-async def follow_execution(execution_id: str, services: ServicesDep,
+async def follow_execution(execution_id: str, services: ServicesDep, request: Request,
                            last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None
                            ) -> StreamingResponse:
     """text/event-stream of the record on every change, ending after a terminal status;
-    reconnect with ``Last-Event-ID`` to be sent what was missed."""
-    return event_stream_response(await services.executions.events(execution_id, last_event_id(last_event_id_header)))
+    reconnect with ``Last-Event-ID`` to be sent what was missed (400 ``invalid_last_event_id``
+    unless it is a decimal event id; 503 ``service_unavailable`` while the replica's streams are full)."""
+    after = last_event_id(last_event_id_header)
+    return event_stream_response(request, await services.executions.events(execution_id, after))
 
 
 @router.post("/executions/{execution_id}/stop", responses=_ERRORS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from compox_ray.api.deps import ServicesDep
@@ -27,11 +27,13 @@ async def read_training(training_id: str, services: ServicesDep) -> TrainingReco
 
 
 @router.get("/training/{training_id}/events", responses=_ERRORS, response_class=StreamingResponse)
-async def follow_training(training_id: str, services: ServicesDep,
+async def follow_training(training_id: str, services: ServicesDep, request: Request,
                           last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None
                           ) -> StreamingResponse:
-    """text/event-stream of the record on every change, ending after a terminal status."""
-    return event_stream_response(await services.trainings.events(training_id, last_event_id(last_event_id_header)))
+    """text/event-stream of the record on every change, ending after a terminal status (errors as
+    for an execution's events)."""
+    after = last_event_id(last_event_id_header)
+    return event_stream_response(request, await services.trainings.events(training_id, after))
 
 
 @router.post("/training/{training_id}/stop", responses=_ERRORS)

@@ -80,7 +80,7 @@ class TrainingService:
         self.supervisor.stop.remote(training_id, status)  # cancels later if it does not stop by itself
 
     async def events(self, training_id: str, last_event_id: int) -> AsyncIterator[str]:
-        await self.get(training_id)
+        current = await self.get(training_id)
         return event_stream("training", lambda after: self.records.training_events.remote(training_id, after),
                             lambda after: self.records.wait_training_change.remote(training_id, after, 15.0),
-                            lambda row: training_record(row).model_dump_json(), last_event_id)
+                            lambda row: training_record(row).model_dump_json(), last_event_id, current)

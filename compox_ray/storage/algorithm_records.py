@@ -12,6 +12,7 @@ yet registered, its content).
 from __future__ import annotations
 
 import json
+import re
 
 from compox_ray import ids, timestamps
 from compox_ray.errors import CompoxError
@@ -37,6 +38,9 @@ _MARK_PENDING_SQL = """
 
 def content_blob_key(sha256: str) -> str:
     return f"content/{sha256}"
+
+
+_MINOR = re.compile(r"[0-9]{1,18}")
 
 
 def _marks(values) -> str:
@@ -167,7 +171,8 @@ class AlgorithmRecords(DeployJobRecords):
     async def get_algorithm_version(self, algorithm_id: str, minor: str | None) -> dict | None:
         """One minor version (None: the latest) with its manifest and files; None if unknown."""
         algorithm = await self.db.fetch_one("SELECT * FROM algorithms WHERE algorithm_id = ?", (algorithm_id,))
-        if algorithm is None or (minor is not None and not str(minor).strip().isdigit()):
+        # ASCII digits that fit SQLite's integer (str.isdigit also takes "²", which int() refuses).
+        if algorithm is None or (minor is not None and not _MINOR.fullmatch(str(minor).strip())):
             return None
         if minor is None:
             version = await self.db.fetch_one("SELECT * FROM algorithm_versions WHERE algorithm_id = ? "

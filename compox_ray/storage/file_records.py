@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from compox_ray.errors import CompoxError
 from compox_ray.storage.database import Database, fetch_all
+
+# The ids as one JSON parameter, not one per id: any number stays under SQLite's variable limit.
+_PRESENT_SQL = "SELECT file_id FROM files WHERE file_id IN (SELECT value FROM json_each(?))"
 
 
 def file_blob_key(file_id: str) -> str:
@@ -35,8 +40,7 @@ class FileRecords:
         """The ids among ``file_ids`` that have no record, in the order given."""
         if not file_ids:
             return []
-        marks = ",".join("?" * len(file_ids))
-        rows = await self.db.fetch_all(f"SELECT file_id FROM files WHERE file_id IN ({marks})", tuple(file_ids))
+        rows = await self.db.fetch_all(_PRESENT_SQL, (json.dumps(file_ids),))
         present = {row["file_id"] for row in rows}
         return [file_id for file_id in dict.fromkeys(file_ids) if file_id not in present]
 
@@ -59,8 +63,7 @@ class FileRecords:
         unique = list(dict.fromkeys(file_ids))
         if not unique:
             return []
-        marks = ",".join("?" * len(unique))
-        rows = await fetch_all(conn, f"SELECT file_id FROM files WHERE file_id IN ({marks})", tuple(unique))
+        rows = await fetch_all(conn, _PRESENT_SQL, (json.dumps(unique),))
         present = {row["file_id"] for row in rows}
         missing = [file_id for file_id in unique if file_id not in present]
         if not missing:

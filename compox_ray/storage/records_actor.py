@@ -26,7 +26,9 @@ from compox_ray.storage.sample_records import SampleRecords
 from compox_ray.storage.training_records import TrainingRecords
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)
+# Every open event stream keeps one change wait here (up to max_event_streams per Api replica):
+# the waits must leave room for the calls that serve everything else, health checks among them.
+@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=10_000)
 class RecordStore(FileRecords, AlgorithmRecords, SampleRecords, ExecutionRecords, TrainingRecords):
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -13,15 +13,18 @@ def _holder(sample_id: str) -> str:
 
 
 def tag_filter(table: str, key: str, positive: list[str], negative: list[str]) -> tuple[str, list]:
-    """SQL condition: every positive tag present, no negative one (tags already normalised)."""
+    """SQL condition: every positive tag present, no negative one (tags already normalised, so
+    distinct). Each list is one JSON parameter: the statement stays the same size however many
+    tags a query names (one clause per tag grew past SQLite's expression-tree limit)."""
     clauses, params = [], []
-    for tag in positive:
-        clauses.append(f"EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = r.{key} AND t.tag = ?)")
-        params.append(tag)
+    if positive:
+        clauses.append(f"(SELECT COUNT(*) FROM {table} t WHERE t.{key} = r.{key} "
+                       "AND t.tag IN (SELECT value FROM json_each(?))) = ?")
+        params += [json.dumps(positive), len(positive)]
     if negative:
-        marks = ",".join("?" * len(negative))
-        clauses.append(f"NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = r.{key} AND t.tag IN ({marks}))")
-        params += negative
+        clauses.append(f"NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = r.{key} "
+                       "AND t.tag IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(negative))
     return " AND ".join(clauses) or "1", params
 
 
@@ -55,8 +58,8 @@ class SampleRecords:
         return rows[0] if rows else None
 
     async def get_samples(self, sample_ids: list[str]) -> list[dict]:
-        marks = ",".join("?" * len(sample_ids)) or "NULL"
-        return await self._samples(f"r.sample_id IN ({marks})", list(sample_ids))
+        # One JSON parameter, not one per id: any number of ids stays under SQLite's variable limit.
+        return await self._samples("r.sample_id IN (SELECT value FROM json_each(?))", [json.dumps(list(sample_ids))])
 
     async def list_samples(self, positive: list[str], negative: list[str]) -> list[dict]:
         where, params = tag_filter("sample_tags", "sample_id", positive, negative)

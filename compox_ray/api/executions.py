@@ -18,8 +18,11 @@ _ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": 
 
 
 @router.post("/execute-algorithm", responses=_ERRORS)
-async def execute_algorithm(request: IncomingExecutionRequest, services: ServicesDep) -> ExecutionResponse:
-    return ExecutionResponse(execution_id=await services.executions.submit(request))
+async def execute_algorithm(request: IncomingExecutionRequest, services: ServicesDep,
+                            idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+                            ) -> ExecutionResponse:
+    """A retry with the same ``Idempotency-Key`` answers the execution the key created first."""
+    return ExecutionResponse(execution_id=await services.executions.submit(request, idempotency_key))
 
 
 @router.get("/executions")

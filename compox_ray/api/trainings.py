@@ -17,8 +17,11 @@ _ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": 
 
 
 @router.post("/train-algorithm", responses=_ERRORS)
-async def train_algorithm(request: IncomingTrainingRequest, services: ServicesDep) -> TrainingResponse:
-    return TrainingResponse(training_id=await services.trainings.submit(request))
+async def train_algorithm(request: IncomingTrainingRequest, services: ServicesDep,
+                          idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+                          ) -> TrainingResponse:
+    """A retry with the same ``Idempotency-Key`` answers the training the key created first."""
+    return TrainingResponse(training_id=await services.trainings.submit(request, idempotency_key))
 
 
 @router.get("/training/{training_id}", responses=_ERRORS)

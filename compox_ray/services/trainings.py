@@ -11,6 +11,7 @@ from compox_ray.algorithms.parameters import resolve_parameters
 from compox_ray.errors import not_found
 from compox_ray.schemas import IncomingTrainingRequest, TrainingRecord
 from compox_ray.services.events import event_stream
+from compox_ray.services.idempotency import idempotency_fields
 from compox_ray.storage.run_records import log_line
 from compox_ray.tags import normalise_tags
 
@@ -29,11 +30,12 @@ class TrainingService:
         self.algorithms = algorithms
         self.checkpoints = checkpoints
 
-    async def submit(self, request: IncomingTrainingRequest) -> str:
+    async def submit(self, request: IncomingTrainingRequest, idempotency_key: str | None = None) -> str:
+        """The new training's id; with an ``idempotency_key`` that already created one, that one's."""
         # Shielded: once accepted, a client that hangs up cannot leave a half-submitted training.
-        return await asyncio.shield(self._submit(request))
+        return await asyncio.shield(self._submit(request, idempotency_fields(idempotency_key, request)))
 
-    async def _submit(self, request: IncomingTrainingRequest) -> str:
+    async def _submit(self, request: IncomingTrainingRequest, idempotency: dict) -> str:
         version = await self.algorithms.require_version(request.algorithm_id, request.algorithm_minor_version)
         if request.checkpoint_id is not None:
             await self.checkpoints.require_for(request.checkpoint_id, version["algorithm_id"])
@@ -63,8 +65,10 @@ class TrainingService:
             "output_checkpoint_ids": [],
             "time_started": timestamps.now(),
             "log": "".join(log_line(w, "WARNING") for w in warnings),
+            **idempotency,
         }
-        await self.records.create_training.remote(record)
+        if existing := await self.records.create_training.remote(record):
+            return existing  # a retry: the key's training is already submitted
         await self.supervisor.submit.remote(training_id)
         return training_id
 

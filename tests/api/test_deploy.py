@@ -168,7 +168,7 @@ def test_cli_deploys_folders_and_zips(server, client, tmp_path, capsys):
     assert client.get(f"/api/v0/algorithm/{folder.name.split('-')[0]}/1").json()["removable"] is True
 
     broken = make_algorithm_package(tmp_path, name=unique_name(), algorithm_type="Nope")
-    assert cli_main(["deploy", str(broken), "--url", server.url]) == 1
+    assert cli_main(["deploy", str(broken), "--url", server.url]) == 3  # the server refused it
     assert "invalid_algorithm_config" in capsys.readouterr().err
 
 

@@ -80,8 +80,19 @@ def test_hard_link_cycles_and_shared_objects_are_walked_once():
     assert hdf5_problem(io.BytesIO(hdf5_file_bytes(cycle)), 1000) is None
 
 
-def test_a_file_with_twenty_thousand_links_is_refused_once_the_walk_budget_is_spent():
+def test_a_file_with_five_thousand_links_is_refused_once_the_walk_budget_is_spent():
     data = hostile_hdf5_bytes("too_many_links")
     with h5py.File(io.BytesIO(data), "r") as item:
-        assert len(item) == 20_001
+        assert len(item) == 5_001
     assert "walk stopped" in hdf5_problem(io.BytesIO(data), LIMIT)
+
+
+def test_attributes_count_against_the_walk_budget():
+    def links_and_attributes(item: h5py.File) -> None:
+        image = item.create_dataset("image", data=np.zeros(4, np.float32))
+        for index in range(995):
+            item[f"alias{index}"] = h5py.SoftLink("/image")
+        for index in range(10):
+            image.attrs[f"a{index}"] = index
+
+    assert "walk stopped at '/image'" in hdf5_problem(io.BytesIO(hdf5_file_bytes(links_and_attributes)), LIMIT)

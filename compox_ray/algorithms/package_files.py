@@ -211,7 +211,11 @@ def stage_folder(source: Path, staging: Path, limits: PackageLimits) -> StagedPa
     staging.mkdir(parents=True)
     for relative, path in iter_folder_files(source):
         budget.add_file()
-        with open(path, "rb") as handle:
+        try:
+            handle = open(path, "rb")
+        except OSError as error:  # unreadable, or gone since the walk
+            raise invalid_package(f"The package file {relative} cannot be read: {error.strerror}") from None
+        with handle:
             sha256, size = _copy_hashing(handle, staging / relative, budget)
         files.append(PackageFile(relative, sha256, size))
     return _finish(staging, files)

@@ -52,7 +52,8 @@ def test_every_command_has_help(command):
     assert result.returncode == 0 and f"usage: compox-ray {command}" in result.stdout
 
 
-def test_run_saves_the_outputs_and_exit_codes_follow_the_outcome(capsys, local_server, test_algorithms, tmp_path):
+def test_run_saves_the_outputs_and_exit_codes_follow_the_outcome(capsys, local_server, test_algorithms, tmp_path,
+                                                                   compox):
     data = volume(21)
     inputs = item_files(tmp_path / "in", data)
     code, out, err = cli(capsys, "run", "test_invert", *inputs, "-p", "offset=1.5", "-p", "mode=invert",
@@ -64,6 +65,12 @@ def test_run_saves_the_outputs_and_exit_codes_follow_the_outcome(capsys, local_s
     assert [path.name for path in saved] == [f"output_{i:04d}.h5" for i in range(len(inputs))]
     with h5py.File(saved[2]) as item:
         np.testing.assert_allclose(item["image"][()], data[2].max() - data[2] + 1.5, rtol=1e-6)
+
+    file_id = compox.upload(data[0])
+    code, out, err = cli(capsys, "run", "test_invert", file_id, "-q", "--json", "--url", local_server.url)
+    record = json.loads(out)
+    assert code == 0 and record["status"] == "COMPLETED" and record["input_dataset_ids"] == [file_id]
+    assert "100%" not in err  # -q: no progress bar
 
     code, out, err = cli(capsys, "run", "test_raiser", inputs[0], "-q", "--url", local_server.url)
     assert code == 1 and out == ""

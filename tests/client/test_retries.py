@@ -102,6 +102,10 @@ def test_posts_that_are_not_safe_to_repeat_are_sent_once(proxy, flaky_client):
     with pytest.raises(CompoxRayError) as dropped:
         flaky_client.delete(file_id)
     assert dropped.value.code == "connection_failed" and len(proxy.requests("DELETE", r"^/api/v0/files/")) == 1
+    proxy.script("POST", r"/stop$", "503")
+    with pytest.raises(CompoxRayError) as not_stopped:
+        flaky_client.stop(str(uuid.uuid4()), kind="execution")
+    assert not_stopped.value.status == 503 and len(proxy.requests("POST", r"/stop$")) == 1
 
 
 def test_a_server_that_is_not_there(proxy):

@@ -43,6 +43,8 @@ def test_run_takes_file_ids_names_ids_records_device_and_session(compox, test_al
     assert by_id.record["session_token"] == session == by_record.record["session_token"]
     assert [e["execution_id"] for e in compox.executions(session=session)] == [by_record.execution_id,
                                                                                 by_id.execution_id]
+    assert len(compox.executions(session=session, status="COMPLETED")) == 2
+    assert compox.executions(session=session, status="FAILED") == []
 
 
 def test_bundled_denoiser_then_segmentation(compox):

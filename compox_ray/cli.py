@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import time
+import traceback
 
 from compox_ray.cli_commands import register_commands
 from compox_ray.settings import Settings
@@ -23,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
         use_ray_environment(settings)  # before Ray is imported: some of it is read at import
         from compox_ray import server
 
-        server.require_free_port(settings.host, settings.port)
+        server.require_safe_start(settings)
     except RuntimeError as error:
         print(f"compox-ray: {error}", file=sys.stderr, flush=True)
         return 1
@@ -31,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     stop = _StopSignal()
     for signum in _STOP_SIGNALS:  # after ray.init, which installs its own
         signal.signal(signum, stop.raise_in_main_thread)
+    status = 0
     try:
         server.start_serve(settings)
         print(f"compox_ray is serving on http://{settings.host}:{settings.port} "
@@ -41,13 +45,18 @@ def _serve(args: argparse.Namespace) -> int:
         # Also while still starting: a stop must not wait for a start that cannot finish. (Raised
         # inside a call into Ray, the signal's exception reaches here as another one.)
         if not stop.received:
-            raise
-    finally:
-        for signum in _STOP_SIGNALS:  # a second Ctrl-C does not cut the stop short
-            signal.signal(signum, signal.SIG_IGN)
-        print("compox_ray: stopping", flush=True)
-        server.stop(settings)
-    return 0
+            traceback.print_exc()
+            status = 1
+    for signum in _STOP_SIGNALS:  # a second Ctrl-C does not cut the stop short
+        signal.signal(signum, signal.SIG_IGN)
+    print("compox_ray: stopping", flush=True)
+    started = time.monotonic()
+    server.stop(settings)
+    print(f"compox_ray: stopped in {time.monotonic() - started:.1f} s", flush=True)
+    sys.stderr.flush()
+    if not settings.ray_address:
+        os._exit(status)  # see server.stop
+    return status
 
 
 # What a terminal's Ctrl-C, systemd and `docker stop` send (to the whole process group).

@@ -9,7 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
-from compox_ray.settings import Settings
+from compox_ray.settings import Settings, remove_rest_tokens_from_environment
 
 
 def serve_environment(settings: Settings) -> dict[str, str]:
@@ -79,8 +79,9 @@ def ensure_token_file(path: Path) -> Path:
 def use_ray_environment(settings: Settings) -> None:
     """Put the switches of this server into this process's environment, which the Ray it starts
     inherits: Serve's (an operator's own setting wins) and, for a Ray of our own, those that close
-    it (always)."""
+    it (always). REST tokens leave it (``settings`` keeps the ones it read)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    remove_rest_tokens_from_environment()  # package code runs in Ray's processes
     for name, value in serve_environment(settings).items():
         os.environ.setdefault(name, value)
     if not settings.ray_address:

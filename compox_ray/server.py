@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import socket
 
+import psutil
 import ray
 from ray import serve
 
+from compox_ray.api.auth import require_safe_exposure
 from compox_ray.app import build_app
 from compox_ray.ray_environment import use_ray_environment
 from compox_ray.settings import HEAD_RESOURCE, Settings
 
 logger = logging.getLogger(__name__)
+_STOP_GRACE_S = 3.0
 
 
 def start_ray(settings: Settings, **init_options) -> None:
@@ -45,22 +48,40 @@ def start_serve(settings: Settings, *, route_prefix: str = "/") -> None:
 
 
 def stop(settings: Settings) -> None:
-    """A Ray we started ourselves goes, and with it Serve and every actor (nothing of theirs
-    outlives the instance: records and blobs are on disk or in S3). On a cluster we joined, Serve
-    and the instance's detached actors go."""
+    """On a cluster we joined, Serve and the instance's detached actors go. A Ray we started
+    ourselves goes whole, and with it Serve and every actor (nothing of theirs outlives the
+    instance: records and blobs are on disk or in S3); this process must then end with
+    ``os._exit``, as Ray's own exit hook would wait on connections to the processes just ended."""
     if settings.ray_address:
         try:
             serve.shutdown()
         finally:
             ray.shutdown()
-    else:
-        # Not serve.shutdown(): after a signal to the whole process group (Ctrl-C, systemd, docker
-        # stop) Ray's own processes are already stopping, and it would wait on them for 30-60 s.
-        ray.shutdown()
+        return
+    # Neither serve.shutdown(), which waits 30-60 s on Ray processes that a signal to the whole
+    # process group (Ctrl-C, systemd, docker stop) has already stopped, nor ray.shutdown(), which
+    # ends them one after the other, a second each: all get SIGTERM at once (actors exit as they
+    # do on it), SIGKILL after the grace period.
+    processes = psutil.Process().children(recursive=True)
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=_STOP_GRACE_S)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=_STOP_GRACE_S)
+
+
+def require_safe_start(settings: Settings) -> None:
+    """Fail before anything starts (RuntimeError, saying why): beyond loopback without tokens,
+    or on a port another server holds."""
+    require_safe_exposure(settings)
+    require_free_port(settings.host, settings.port)
 
 
 def require_free_port(host: str, port: int) -> None:
-    """Fail before anything starts: with direct ingress, Serve would retry the Api replica forever."""
+    """With direct ingress, Serve would retry the Api replica forever on a port that is taken."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket will
         try:

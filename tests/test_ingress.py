@@ -19,7 +19,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from compox_ray.server import serve_environment
+from compox_ray.ray_environment import serve_environment
 from compox_ray.settings import Settings
 from tests.servers import ServerProcess, free_port, wait_until
 

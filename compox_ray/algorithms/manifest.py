@@ -153,6 +153,21 @@ class AdditionalParameterSchema(BaseModel):
                                  f"for {config.type!r}")
 
 
+def training_resources_problem(resources: Any) -> str | None:
+    """What Ray would refuse (or fail on) in ``training_resources``, or None: a training whose task
+    cannot even be submitted would stay PENDING."""
+    if not isinstance(resources, dict):
+        return "training_resources must be a table such as {num_gpus = 0.25, num_cpus = 1}"
+    for key in ("num_cpus", "num_gpus"):
+        value = resources.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            return f"training_resources.{key} must be a number of at least 0"
+    gpus = resources.get("num_gpus", 0)
+    if gpus > 1 and gpus != int(gpus):
+        return "training_resources.num_gpus above 1 must be a whole number (Ray's rule)"
+    return None
+
+
 class AlgorithmConfigSchema(BaseModel):
     """``[tool.compox]`` of a package's pyproject.toml."""
 
@@ -174,6 +189,9 @@ class AlgorithmConfigSchema(BaseModel):
         if self.default_device not in self.supported_devices:
             raise ValueError(f"default_device {self.default_device!r} is not among supported_devices "
                              f"{self.supported_devices}")
+        resources = (self.model_extra or {}).get("training_resources")
+        if resources is not None and (problem := training_resources_problem(resources)):
+            raise ValueError(problem)
         for group in ("additional_parameters", "training_parameters", "benchmark_outputs"):
             names = [parameter.name for parameter in getattr(self, group)]
             duplicates = sorted({name for name in names if names.count(name) > 1})

@@ -93,6 +93,10 @@ VALID_PROJECT = "[project]\nname = 'x'\nversion = '1.0.0'\n"
      "not a JSON number"),
     (VALID_PROJECT + "[tool.compox]\nreleased = 2026-01-01T00:00:00Z\n", "date or time"),
     (VALID_PROJECT + "[tool.compox]\ndescription = '" + "x" * 2**20 + "'\n", "larger than"),
+    (VALID_PROJECT + "[tool.compox]\ntraining_resources = {num_cpus = -1}\n", "num_cpus must be a number"),
+    (VALID_PROJECT + "[tool.compox]\ntraining_resources = {num_gpus = 'all'}\n", "num_gpus must be a number"),
+    (VALID_PROJECT + "[tool.compox]\ntraining_resources = {num_gpus = 1.5}\n", "whole number"),
+    (VALID_PROJECT + "[tool.compox]\ntraining_resources = 4\n", "must be a table"),
 ])
 def test_hostile_pyprojects_are_refused_as_invalid_config(tmp_path, pyproject, reason):
     (tmp_path / "pyproject.toml").write_text(pyproject)

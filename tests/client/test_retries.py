@@ -89,7 +89,7 @@ def test_a_training_whose_answer_was_lost_is_not_started_twice(proxy, flaky_clie
     assert [seen.answer for seen in posts] == ["forward-then-503", "forward"]
     assert training_id == json.loads(posts[0].upstream_body)["training_id"] == json.loads(
         posts[1].upstream_body)["training_id"]
-    flaky_client.stop(training_id, kind="training")
+    assert flaky_client.wait(training_id, kind="training")["status"] == "COMPLETED"
 
 
 def test_posts_that_are_not_safe_to_repeat_are_sent_once(proxy, flaky_client):

@@ -140,3 +140,29 @@ class AlgorithmCheckpointRecord(BaseModel):
     tags: list[str] = []
     parent_checkpoint_id: str | None = None
     algorithm_minor_version: str | None = None
+
+
+class IncomingBenchmarkRequest(RequestBody):
+    algorithm_id: str
+    algorithm_minor_version: str | None = None
+    execution_device_override: str | None = None
+    additional_parameters: dict = {}
+
+
+class BenchmarkResponse(BaseModel):
+    benchmark_id: str
+
+
+class BenchmarkRecord(BaseModel):
+    benchmark_id: str
+    algorithm_id: str
+    algorithm_minor_version: str | None = None
+    additional_parameters: dict
+    execution_device_override: str | None = None
+    resolved_execution_device: str | None = None
+    status: str
+    progress: float
+    time_started: str
+    time_completed: str  # "" until it ends, as an execution's
+    log: str
+    data: dict = {}  # what the package's benchmark() measured, once COMPLETED

@@ -19,6 +19,7 @@ from pathlib import Path
 import ray
 
 from compox_ray import ids
+from compox_ray.algorithms.benchmark_outputs import BenchmarkRefused, check_benchmark_data
 from compox_ray.algorithms.compox_alias import install_compox_alias
 from compox_ray.algorithms.import_isolation import PackageNamespace, acquire_namespace, release_namespace
 from compox_ray.algorithms.manifest import AlgorithmConfigSchema, read_package_metadata
@@ -65,8 +66,15 @@ class LoadedAlgorithm:
             self.runner.run_training(list(training_data), dict(context.parameters))
 
     def benchmark(self, context: RunContext) -> dict:
+        """The Runner's ``benchmark`` with ``context.parameters``, checked against the package's
+        ``benchmark_outputs``; BenchmarkRefused if it has none or its report does not match."""
+        if type(self.runner).benchmark is BaseRunner.benchmark:
+            raise BenchmarkRefused(f"{self.algorithm_name} v{self.major}.{self.minor} has no benchmark: its Runner "
+                                   "does not implement benchmark().")
         with use_context(context), run_attributes_scope(self.runner):
-            return self.runner.benchmark(dict(context.parameters)) or {}
+            context.report_log("Starting benchmark.")
+            data = self.runner.benchmark(dict(context.parameters))
+        return check_benchmark_data(self.manifest.benchmark_outputs, data)
 
     def with_defaults(self, parameters: dict | None = None, training: bool = False) -> dict:
         """``parameters`` checked against the package's schema, defaults filled in (as the server does)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from compox_ray.algorithms.wire_models import AlgorithmRegisteredResponse
 from compox_ray.api.deps import ServicesDep
+from compox_ray.api.pagination import PageDep
 from compox_ray.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/v0/algorithm", tags=["algorithms"])
@@ -20,11 +21,13 @@ EXPORT_CHUNK_BYTES = 4 * 2**20
 
 
 @router.get("/all")
-async def list_algorithms(services: ServicesDep, positive_tag: RepeatedQuery = [], negative_tag: RepeatedQuery = [],
-                          algorithm_type: str | None = None,
+async def list_algorithms(services: ServicesDep, page: PageDep, response: Response, positive_tag: RepeatedQuery = [],
+                          negative_tag: RepeatedQuery = [], algorithm_type: str | None = None,
                           supported_devices: RepeatedQuery = []) -> list[AlgorithmRegisteredResponse]:
-    """Algorithms with every positive tag, no negative one, the type and any of the devices; ``[]`` if none."""
-    return await services.algorithms.list(positive_tag, negative_tag, algorithm_type, supported_devices)
+    """Algorithms with every positive tag, no negative one, the type and any of the devices; ``[]`` if none;
+    ``limit``/``offset`` page it and ``X-Total-Count`` says how many match."""
+    return page.slice(await services.algorithms.list(positive_tag, negative_tag, algorithm_type, supported_devices),
+                      response)
 
 
 @router.get("/{algorithm_name}/{algorithm_major_version}", responses=_ERRORS)

@@ -32,8 +32,8 @@ def error_response(status: int, code: str, detail, retryable: bool = False, deta
 
 
 async def _compox_error(request: Request, error: CompoxError) -> JSONResponse:
-    return error_response(error.status, error.code, error.detail, error.retryable, error.details,
-                          headers=RETRY_AFTER if error.status == 503 else None)
+    headers = getattr(error, "headers", None) or (RETRY_AFTER if error.status == 503 else None)  # e.g. 416's Content-Range
+    return error_response(error.status, error.code, error.detail, error.retryable, error.details, headers=headers)
 
 
 def _echoable(value):

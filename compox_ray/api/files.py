@@ -1,12 +1,16 @@
-"""Files: upload, download, delete (Compox /api/v0/files) and presigned URLs (/api/v1/files)."""
+"""Files: upload, download (whole or a byte range), delete (Compox /api/v0/files)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 
 from compox_ray.api.deps import ServicesDep
-from compox_ray.schemas import ErrorBody, FileUploadResponse, ResponseMessage, UrlResponse
+from compox_ray.byte_ranges import parse_range
+from compox_ray.schemas import ErrorBody, FileUploadResponse, ResponseMessage
+from compox_ray.services.files import Download
 
 router = APIRouter(tags=["files"])
 _ERRORS = {404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -22,27 +26,28 @@ async def upload_file(request: Request, services: ServicesDep) -> FileUploadResp
     return FileUploadResponse(file_id=file_id)
 
 
-@router.get("/api/v0/files/{file_id}", responses=_ERRORS, response_class=StreamingResponse)
-async def download_file(file_id: str, services: ServicesDep) -> Response:
-    record, body = await services.files.download(file_id)
-    if isinstance(body, bytes):
-        return Response(body, media_type="application/octet-stream")
-    return StreamingResponse(body, media_type="application/octet-stream",
-                             headers={"Content-Length": str(record["size"])})
+@router.get("/api/v0/files/{file_id}", responses=_ERRORS | {416: {"model": ErrorBody}},
+            response_class=StreamingResponse)
+async def download_file(file_id: str, services: ServicesDep,
+                        range_header: Annotated[str | None, Header(alias="Range")] = None) -> Response:
+    """The file's bytes; with ``Range: bytes=first-last`` (or ``first-``, ``-suffix``) those bytes
+    only: 206 with Content-Range, 416 when the range lies past the end."""
+    return download_response(await services.files.download(file_id, parse_range(range_header)))
+
+
+def download_response(download: Download) -> Response:
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(download.length)}
+    status = 200
+    if download.partial:
+        status = 206
+        headers["Content-Range"] = f"bytes {download.start}-{download.end}/{download.size}"
+    if isinstance(download.body, bytes):
+        return Response(download.body, status_code=status, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(download.body, status_code=status, media_type="application/octet-stream",
+                             headers=headers)
 
 
 @router.delete("/api/v0/files/{file_id}", responses=_ERRORS | {409: {"model": ErrorBody}})
 async def delete_file(file_id: str, services: ServicesDep) -> ResponseMessage:
     await services.files.delete(file_id)
     return ResponseMessage(detail="File deleted successfully")
-
-
-@router.get("/api/v1/files/{file_id}/upload-url", responses=_ERRORS)
-async def upload_url(file_id: str, services: ServicesDep) -> UrlResponse:
-    """A presigned PUT URL (S3 stores); the file is registered on its first use by id."""
-    return UrlResponse(url=await services.files.presigned_url(file_id, "PUT"))
-
-
-@router.get("/api/v1/files/{file_id}/download-url", responses=_ERRORS)
-async def download_url(file_id: str, services: ServicesDep) -> UrlResponse:
-    return UrlResponse(url=await services.files.presigned_url(file_id, "GET"))

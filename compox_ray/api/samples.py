@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from compox_ray.api.deps import ServicesDep
+from compox_ray.api.pagination import PageDep
 from compox_ray.schemas import ErrorBody, IncomingSampleRequest, ResponseMessage, SampleRecord, SampleResponse
 from compox_ray.services.samples import sample_record
 
@@ -21,10 +22,12 @@ async def create_sample(request: IncomingSampleRequest, services: ServicesDep) -
 
 
 @router.get("/all")
-async def list_samples(services: ServicesDep, positive_tags: TagsQuery = [],
+async def list_samples(services: ServicesDep, page: PageDep, response: Response, positive_tags: TagsQuery = [],
                        negative_tags: TagsQuery = []) -> list[SampleRecord]:
-    """Samples with every positive tag and no negative one; ``[]`` when none match."""
-    return [sample_record(row) for row in await services.samples.list(positive_tags, negative_tags)]
+    """Samples with every positive tag and no negative one; ``[]`` when none match; ``limit``/
+    ``offset`` page it and ``X-Total-Count`` says how many match."""
+    return page.slice([sample_record(row) for row in await services.samples.list(positive_tags, negative_tags)],
+                      response)
 
 
 @router.get("/{sample_id}", responses=_ERRORS)

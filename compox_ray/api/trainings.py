@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from compox_ray.api.deps import ServicesDep
+from compox_ray.api.pagination import PageDep
 from compox_ray.api.sse import event_stream_response, last_event_id
 from compox_ray.schemas import ErrorBody, IncomingTrainingRequest, ResponseMessage, TrainingRecord, TrainingResponse
 from compox_ray.services.trainings import training_record
@@ -22,6 +23,16 @@ async def train_algorithm(request: IncomingTrainingRequest, services: ServicesDe
                           ) -> TrainingResponse:
     """A retry with the same ``Idempotency-Key`` answers the training the key created first."""
     return TrainingResponse(training_id=await services.trainings.submit(request, idempotency_key))
+
+
+@router.get("/training/all")
+async def list_trainings(services: ServicesDep, page: PageDep, response: Response,
+                         status: Annotated[str | None, Query(pattern="^(PENDING|STARTED|RUNNING|COMPLETED|FAILED|STOPPED)$")] = None,
+                         algorithm_id: Annotated[str | None, Query(max_length=200)] = None) -> list[TrainingRecord]:
+    """Every training record, oldest first, optionally one status's or algorithm's; ``limit``/
+    ``offset`` page it and ``X-Total-Count`` says how many match."""
+    rows, total = await services.trainings.list(status, algorithm_id, page.limit, page.offset)
+    return page.answer([training_record(row) for row in rows], total, response)
 
 
 @router.get("/training/{training_id}", responses=_ERRORS)

@@ -1,7 +1,8 @@
 """Housekeeper: one detached actor pinned to the head node (num_cpus=0).
 
 Owns: the expiry sweep. Every ``sweep_interval_s`` it asks the RecordStore to drop expired,
-unpinned files and records past their retention, then deletes the blobs those records named.
+unpinned files and records past their retention, then deletes the blobs those records named, and
+the v1 uploads never adopted (staged objects last written ``file_expiry_s`` ago).
 Called by: its own loop; ``sweep_now`` by tests and operators.
 On failure: Ray restarts it and the loop starts again; a blob left behind by a crash between the
 record delete and the blob delete is an orphan, never a dangling record.
@@ -19,6 +20,7 @@ from compox_ray.runtime.periodic import every
 from compox_ray.settings import Settings
 from compox_ray.singletons import singleton
 from compox_ray.storage.blobs import open_blob_store
+from compox_ray.storage.file_adoption_records import UPLOADS_PREFIX
 from compox_ray.storage.records_actor import RecordStore
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,9 @@ class Housekeeper:
 
     async def sweep_now(self, at: float | None = None) -> int:
         """One sweep as if the time were ``at`` (default now); the number of blobs deleted."""
-        keys = await self.records.sweep.remote(at or timestamps.now())
+        at = at or timestamps.now()
+        keys = await self.records.sweep.remote(at)
+        keys += await self.blobs.stale_keys(UPLOADS_PREFIX, at - self.settings.file_expiry_s)
         for key in keys:
             await self.blobs.delete(key)
         if keys:

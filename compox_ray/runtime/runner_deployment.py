@@ -6,7 +6,8 @@ algorithm (its Runner after ``load_assets``) stays in the replica's LRU until ev
 routes a key to a replica that holds it where it can. ``max_ongoing_requests`` must not exceed
 ``models_per_replica``: an evicted model is deleted even while a request still uses it.
 
-Called by: the Dispatcher, through a Serve handle, one ``execute`` per execution.
+Called by: the Dispatcher, through a Serve handle, one ``execute`` per execution (a benchmark is
+an execution of kind "benchmark": the package's ``benchmark`` runs instead of its algorithm).
 The replica writes STARTED, progress and the terminal status itself and renews the lease of every
 run it holds; if the replica dies, the Dispatcher's call fails and the execution ends FAILED.
 """
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 
 import ray
 from ray import serve
 from ray.serve.config import RequestRouterConfig
 
-from compox_ray import timestamps
+from compox_ray import metrics, timestamps
+from compox_ray.algorithms.benchmark_outputs import BenchmarkRefused
 from compox_ray.algorithms.loader import load_algorithm
 from compox_ray.runners.context import RunStopped
 from compox_ray.runtime.run_context import ExecutionContext
@@ -110,7 +113,9 @@ class AlgorithmRunner:
         self.active.add(execution_id)
         try:
             try:
+                loads_before = self.load_count
                 loaded = await self.load(serve.get_multiplexed_model_id())
+                metrics.count_warm_model(hit=self.load_count == loads_before)
             except Exception as error:
                 message = f"could not load the algorithm: {failure_message(error)}"
                 await self.records.finish_execution.remote(execution_id, "FAILED", level="ERROR", message=message)
@@ -125,27 +130,37 @@ class AlgorithmRunner:
                                    records=self.records, sessions=self.sessions, blobs=self.blobs,
                                    flush_s=self.settings.progress_flush_s,
                                    max_item_bytes=self.settings.max_item_bytes)
+        kind = record.get("kind") or "execution"
+        started = time.monotonic()
         # Off the event loop (health checks, lease renewal and other requests keep flowing), in one
         # thread hand-off from the device warning to what the terminal write carries.
-        status, outputs, message, level, pending_log, new_files = await asyncio.to_thread(
-            self._run_in_thread, loaded, context, record["input_dataset_ids"])
+        status, outputs, data, message, level, pending_log, new_files = await asyncio.to_thread(
+            self._run_in_thread, loaded, context, record)
         await self.records.finish_execution.remote(execution_id, status, outputs, message, level,
-                                                   pending_log=pending_log, new_files=new_files)
+                                                   pending_log=pending_log, new_files=new_files, data=data)
+        metrics.observe_run_time(kind, loaded.algorithm_name, status, time.monotonic() - started)
         return status
 
-    def _run_in_thread(self, loaded, context: ExecutionContext, input_ids: list[str]) -> tuple:
-        """The run's status, outputs, closing log line and level, and what is still batched (the
-        log lines and new files that go with the terminal write: one call, in order)."""
+    def _run_in_thread(self, loaded, context: ExecutionContext, record: dict) -> tuple:
+        """The run's status, outputs, a benchmark's data, closing log line and level, and what is
+        still batched (the log lines and new files that go with the terminal write: one call, in
+        order). A benchmark runs the package's ``benchmark`` instead of its algorithm."""
+        data = None
         try:
             if self.device_warning:
                 context.report_log(self.device_warning, "WARNING")
-            outputs = list(loaded.execute(context, input_ids) or [])
+            if record.get("kind") == "benchmark":
+                outputs, data = [], loaded.benchmark(context)
+            else:
+                outputs = list(loaded.execute(context, record["input_dataset_ids"]) or [])
             status, message, level = "COMPLETED", "Completed.", "INFO"
         except RunStopped:
             outputs, status, message, level = [], "STOPPED", "Stopped at the client's request.", "INFO"
+        except BenchmarkRefused as refused:
+            outputs, status, message, level = [], "FAILED", str(refused), "ERROR"
         except Exception as error:
             outputs, status, message, level = [], "FAILED", failure_message(error), "ERROR"
-        return (status, outputs, message, level, *context.take_pending())
+        return (status, outputs, data, message, level, *context.take_pending())
 
     def stats(self) -> dict:
         """For tests and operators: which replica, how many algorithm loads it has done."""

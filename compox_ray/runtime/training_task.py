@@ -9,8 +9,11 @@ isolation.
 
 from __future__ import annotations
 
+import time
+
 import ray
 
+from compox_ray import metrics
 from compox_ray.algorithms.loader import load_algorithm
 from compox_ray.runners.context import RunStopped
 from compox_ray.runtime.run_context import TrainingContext
@@ -42,7 +45,8 @@ def run_training(settings: Settings, training_id: str, lease_owner: str, gpu_sha
     device, where = training_device(gpu_share)
     if record is None or not ray.get(records.start_training.remote(training_id, lease_owner, settings.lease_s, where)):
         return "skipped"
-    context = None
+    context = loaded = None
+    started = time.monotonic()
     try:
         loaded = load_algorithm(settings, record["algorithm_id"], record["algorithm_minor_version"],
                                 record["checkpoint_id"], device)
@@ -66,4 +70,6 @@ def run_training(settings: Settings, training_id: str, lease_owner: str, gpu_sha
     if context is not None:
         context.flush()
     ray.get(records.finish_training.remote(training_id, status, message, level))
+    algorithm = loaded.algorithm_name if loaded is not None else record["algorithm_id"]
+    metrics.observe_run_time("training", algorithm, status, time.monotonic() - started)
     return status

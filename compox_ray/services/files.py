@@ -8,7 +8,8 @@ A body that ends within the first spool batch is already whole in memory: it is 
 and written to the store in one step, without a spool file (most item files are single slices,
 and each avoided disk round trip and thread hand-off is a visible share of their latency).
 Downloads stream in chunks, with the next chunk read while the current one is sent; a file of
-at most one chunk is read whole and answered in one piece.
+at most one chunk is read whole and answered in one piece; a byte range (``Range``) reads only its
+bytes. A name a client uploaded by v1 URL is adopted where it is first used (object_transfers.py).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import contextlib
 import io
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from compox_ray import ids, timestamps
+from compox_ray import ids, metrics, timestamps
+from compox_ray.byte_ranges import ByteRange
 from compox_ray.errors import CompoxError, not_found
 from compox_ray.hdf5_validation import hdf5_problem
 from compox_ray.settings import Settings
@@ -39,11 +42,35 @@ def too_large(limit: int) -> CompoxError:
                        max_bytes=limit)
 
 
+@dataclass(frozen=True)
+class Download:
+    """What a download answers: ``body`` (whole bytes, or chunks) holds bytes ``start``..``end``
+    (inclusive) of a file of ``size`` bytes; ``partial`` when a range was asked for."""
+
+    size: int
+    start: int
+    end: int
+    body: bytes | AsyncIterator[bytes]
+    partial: bool = False
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def range_not_satisfiable(size: int) -> CompoxError:
+    error = CompoxError(416, "range_not_satisfiable", f"The requested range lies outside the file's {size} bytes.",
+                        size=size)
+    error.headers = {"Content-Range": f"bytes */{size}"}
+    return error
+
+
 class FileService:
-    def __init__(self, settings: Settings, records, blobs: BlobStore):
+    def __init__(self, settings: Settings, records, blobs: BlobStore, transfers=None):
         self.settings = settings
         self.records = records
         self.blobs = blobs
+        self.transfers = transfers  # ObjectTransferService: adopts objects uploaded by v1 URL
 
     async def upload(self, chunks: AsyncIterator[bytes], content_length: int | None = None) -> str:
         limit = self.settings.max_upload_bytes
@@ -56,6 +83,7 @@ class FileService:
             received = await _receive(chunks, spool_path, limit)
             if isinstance(received, bytes):  # the whole body fitted in the first batch
                 await self._store_whole(file_id, key, received)
+                metrics.count_transfer("upload", len(received))
                 return file_id
             problem = await asyncio.to_thread(hdf5_problem, spool_path, self.settings.max_item_bytes)
             if problem:
@@ -69,6 +97,7 @@ class FileService:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool_path)
+        metrics.count_transfer("upload", received)
         return file_id
 
     async def _store_whole(self, file_id: str, key: str, body: bytes) -> None:
@@ -96,72 +125,70 @@ class FileService:
         await self.blobs.delete(key)
 
     async def require(self, file_id: str) -> dict:
-        record = await self.records.get_file.remote(file_id) if ids.is_valid_id(file_id) else None
-        if record is None and ids.is_valid_id(file_id) and not self.blobs.is_local:
-            record = await self._adopt(file_id)
+        """The file's record; a name uploaded by v1 URL is adopted here on first use (422 if its
+        bytes are refused). 404 file_not_found."""
+        valid = ids.is_valid_file_id(file_id)
+        record = await self.records.get_file.remote(file_id) if valid else None
+        if record is None and valid and self.transfers is not None:
+            record = await self.transfers.adopt(file_id)
         if record is None:
             raise not_found("file_not_found", f"File {file_id[:64]!r} was not found.")
         return record
 
-    async def _adopt(self, file_id: str) -> dict | None:
-        """Register a file a client PUT straight to S3 through a presigned URL, once it is valid."""
-        key = file_blob_key(file_id)
-        if await self.blobs.size(key) is None:
-            return None
-        self.settings.spool_dir.mkdir(parents=True, exist_ok=True)
-        spool_path = self.settings.spool_dir / f"{file_id}.adopt"
-        try:
-            await self.blobs.get_file(key, spool_path)
-            problem = await asyncio.to_thread(hdf5_problem, spool_path, self.settings.max_item_bytes)
-            if problem:
-                await self.blobs.delete(key)
-                raise CompoxError(422, "invalid_hdf5_file", f"File {file_id} uploaded by URL is refused: {problem}")
-            return await self.records.insert_file.remote(file_id, os.path.getsize(spool_path), timestamps.now())
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(spool_path)
-
-    async def presigned_url(self, file_id: str, method: str) -> str:
-        if not ids.is_valid_id(file_id):
-            raise not_found("file_not_found", f"File {file_id[:64]!r} was not found.")
-        if method == "GET":
-            await self.require(file_id)
-        url = self.blobs.presigned_url(file_blob_key(file_id), method)
-        if url is None:
-            raise not_found("presigned_urls_unavailable",
-                            "This server keeps files in a local directory, which has no presigned URLs.")
-        return url
-
-    async def download(self, file_id: str) -> tuple[dict, bytes | AsyncIterator[bytes]]:
-        """The record and the bytes: whole for a file of at most one chunk, else an iterator of chunks.
-        The blob is opened here, so a missing one is a 404, not a cut stream.
+    async def download(self, file_id: str, requested: ByteRange | None = None) -> Download:
+        """The file's bytes (``requested`` ones only, when given): whole for at most one chunk, else
+        an iterator of chunks. The blob is opened here, so a missing one is a 404, not a cut stream;
+        an unsatisfiable range is 416.
 
         A small blob is read while the record is looked up (most item files are single slices, and
         the lookup then adds no latency); the bytes are answered only once the record is found."""
-        key = file_blob_key(file_id) if ids.is_valid_id(file_id) else None
+        key = file_blob_key(file_id) if ids.is_valid_file_id(file_id) else None
         small = asyncio.ensure_future(self.blobs.get_bytes_if_at_most(key, _SMALL_BLOB_BYTES)) if key else None
         try:
             record = await self.require(file_id)
-            body = await small if record["size"] <= _SMALL_BLOB_BYTES else None
-            if body is not None:
-                return record, body
-            if record["size"] <= self.settings.download_chunk_bytes:
-                return record, await self.blobs.get_bytes(key)
-            return record, await self.blobs.open_chunks(key, self.settings.download_chunk_bytes)
+            size = record["size"]
+            start, end = 0, size - 1
+            if requested is not None:
+                span = requested.resolve(size)
+                if span is None:
+                    raise range_not_satisfiable(size)
+                start, end = span
+            body = await self._read(key, size, start, end, small)
+            metrics.count_transfer("download", end - start + 1)
+            return Download(size, start, end, body, partial=requested is not None)
         except FileNotFoundError:
             raise not_found("file_not_found", f"File {file_id!r} was not found.") from None
         finally:
             if small is not None:
                 small.add_done_callback(_consume)  # when unused: its thread may run on, its error is moot
 
+    async def _read(self, key: str, size: int, start: int, end: int, small: asyncio.Future):
+        chunk = self.settings.download_chunk_bytes
+        if size <= _SMALL_BLOB_BYTES:
+            try:
+                body = await small
+            except FileNotFoundError:  # read before the record was there (a v1 upload adopted just now)
+                body = None
+            if body is None or len(body) != size:
+                body = await self.blobs.get_bytes(key)
+            return body[start:end + 1]
+        if start == 0 and end == size - 1:
+            if size <= chunk:
+                return await self.blobs.get_bytes(key)
+            return await self.blobs.open_chunks(key, chunk)
+        return await self.blobs.open_range(key, start, end, chunk)
+
     async def delete(self, file_id: str) -> None:
-        if ids.is_valid_id(file_id) and await self.records.delete_file.remote(file_id):
+        """The record and the blob; an upload by v1 URL not adopted yet goes too. Its staged object
+        goes first: a failure after that leaves the file in place or an orphan blob that nothing
+        reads, never a deleted file that a later reference brings back."""
+        if not ids.is_valid_file_id(file_id):
+            raise not_found("file_not_found", f"File {file_id[:64]!r} was not found.")
+        staged = self.transfers is not None and await self.transfers.discard_upload(file_id)
+        if await self.records.delete_file.remote(file_id):
             await self.blobs.delete(file_blob_key(file_id))
-            return
-        await self.require(file_id)  # 404, or registers a file a client PUT by URL, which then goes
-        if not await self.records.delete_file.remote(file_id):
+        elif not staged:
             raise not_found("file_not_found", f"File {file_id!r} was not found.")
-        await self.blobs.delete(file_blob_key(file_id))
 
 
 def _consume(future: asyncio.Future) -> None:

@@ -14,8 +14,9 @@ def sample_record(row: dict) -> SampleRecord:
 
 
 class SampleService:
-    def __init__(self, records):
+    def __init__(self, records, transfers=None):
         self.records = records
+        self.transfers = transfers  # ObjectTransferService: adopts files uploaded by v1 URL
 
     async def create(self, request: IncomingSampleRequest) -> str:
         if not request.files:
@@ -29,6 +30,12 @@ class SampleService:
         sample_id = ids.new_id()
         missing = await self.records.create_sample.remote(sample_id, request.files, normalise_tags(request.tags),
                                                           timestamps.now())
+        if missing and self.transfers is not None:
+            # Names uploaded by v1 URL get their records on first use; nothing was written yet.
+            missing = await self.transfers.adopt_missing(missing)
+            if not missing:
+                missing = await self.records.create_sample.remote(sample_id, request.files,
+                                                                  normalise_tags(request.tags), timestamps.now())
         if missing:
             raise not_found("sample_input_files_not_found", f"{len(missing)} file(s) of the sample were not found.",
                             missing_file_ids=missing)

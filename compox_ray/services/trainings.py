@@ -78,6 +78,12 @@ class TrainingService:
             raise not_found("training_record_not_found", f"Training {training_id[:64]!r} was not found.")
         return row
 
+    async def list(self, status: str | None = None, algorithm_id: str | None = None, limit: int | None = None,
+                   offset: int = 0) -> tuple[list[dict], int]:
+        """A page of the matching trainings (oldest first) and how many match in all."""
+        page = await self.records.list_trainings.remote(status, algorithm_id, limit, offset)
+        return page["records"], page["total"]
+
     async def stop(self, training_id: str) -> None:
         await self.get(training_id)
         status = await self.records.request_training_stop.remote(training_id)

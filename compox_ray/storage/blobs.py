@@ -37,9 +37,10 @@ def _check_key(key: str) -> str:
 
 
 class BlobStore:
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str):
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, url_fs: fsspec.AbstractFileSystem | None = None):
         self.fs = fs
         self.root = root.rstrip("/")
+        self.url_fs = url_fs or fs  # signs presigned URLs: S3 as clients reach it
         self.is_local = isinstance(fs, LocalFileSystem)
         self._root_ready = False
 
@@ -145,6 +146,21 @@ class BlobStore:
             raise
         return _read_ahead(reader, chunk_bytes)
 
+    async def open_range(self, key: str, start: int, end: int, chunk_bytes: int) -> AsyncIterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive) of the object in chunks, opened first as in
+        ``open_chunks``; a local file is read from its descriptor at that offset, an S3 object by
+        one ranged GET per chunk."""
+        if self.is_local:
+            reader = _LocalReader(self.path(key), start, end - start + 1)
+        else:
+            reader = _S3RangeReader(self.fs, self.path(key), start, end - start + 1)
+        try:
+            await reader.open()
+        except BaseException:
+            await reader.close()
+            raise
+        return _read_ahead(reader, chunk_bytes)
+
     def _reader(self, key: str):
         return _LocalReader(self.path(key)) if self.is_local else _S3Reader(self.fs, self.path(key))
 
@@ -181,30 +197,77 @@ class BlobStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
 
+    def _stale_keys(self, prefix: str, before: float) -> list[str]:
+        try:
+            entries = self.fs.ls(self._fresh_path(prefix), detail=True)
+        except FileNotFoundError:
+            return []
+        stale = []
+        for entry in entries:
+            modified = entry.get("LastModified") or entry.get("mtime")
+            when = modified.timestamp() if hasattr(modified, "timestamp") else modified
+            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            if entry.get("type") == "file" and when is not None and when < before:
+                stale.append(f"{prefix}/{name}")
+        return stale
+
+    def _list_names(self, prefix: str) -> list[str]:
+        try:
+            return [path.rstrip("/").rsplit("/", 1)[-1] for path in self.fs.ls(self._fresh_path(prefix), detail=False)]
+        except FileNotFoundError:
+            return []
+
+    async def list_names(self, prefix: str) -> list[str]:
+        """The names of the objects directly under ``prefix``."""
+        return await asyncio.to_thread(self._list_names, prefix)
+
+    async def stale_keys(self, prefix: str, before: float) -> list[str]:
+        """Keys directly under ``prefix`` last written before the epoch time ``before``."""
+        return await asyncio.to_thread(self._stale_keys, prefix, before)
+
     def presigned_url(self, key: str, method: str, expires_s: int = 3600) -> str | None:
-        """A URL a client can use directly; None where the backend has none (a local directory)."""
+        """A URL a client can use directly; None where the backend has none (a local directory).
+        Blocking (s3fs signs on its own loop): coroutines call it in a thread."""
         if self.is_local:
             return None
         client_method = {"GET": "get_object", "PUT": "put_object"}[method]
-        return self.fs.url(self.path(key), expires=expires_s, client_method=client_method)
+        if method == "PUT":
+            self._ensure_root()  # a PUT into a bucket not made yet would find none
+        return self.url_fs.url(self.path(key), expires=expires_s, client_method=client_method)
 
 
 class _LocalReader:
-    """Unbuffered reads of a local file in a worker thread: one copy, from the page cache."""
+    """Unbuffered reads of a local file in a worker thread: one copy, from the page cache; from
+    ``offset``, at most ``length`` bytes (None: to the end)."""
 
     cancellable = False  # a read in a thread runs to its end: wait for it before closing the file
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, offset: int = 0, length: int | None = None):
         self.path = path
         self.handle = None
+        self.offset = offset
+        self.remaining = length
+
+    def _open(self):
+        handle = open(self.path, "rb", buffering=0)
+        if self.offset:
+            handle.seek(self.offset)
+        return handle
 
     async def open(self) -> None:
         if self.handle is None:
-            self.handle = await asyncio.to_thread(open, self.path, "rb", buffering=0)
+            self.handle = await asyncio.to_thread(self._open)
 
     async def read(self, size: int) -> bytes:
         await self.open()
-        return await asyncio.to_thread(self.handle.read, size)
+        if self.remaining is not None:
+            size = min(size, self.remaining)
+            if size <= 0:
+                return b""
+        chunk = await asyncio.to_thread(self.handle.read, size)
+        if self.remaining is not None:
+            self.remaining -= len(chunk)
+        return chunk
 
     async def close(self) -> None:
         if self.handle is not None:
@@ -243,6 +306,37 @@ async def _close_body(body) -> None:
     body.close()
 
 
+class _S3RangeReader:
+    """``length`` bytes of an S3 object from ``offset``, one ranged GET per chunk on s3fs's loop."""
+
+    cancellable = True
+
+    def __init__(self, fs, path: str, offset: int, length: int):
+        self.fs = fs
+        self.path = path
+        self.position = offset
+        self.end = offset + length  # exclusive
+
+    async def _on_fs_loop(self, coroutine):
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.fs.loop))
+
+    async def open(self) -> None:
+        await self._on_fs_loop(self.fs._info(self.path))  # a missing object fails here, before a response
+
+    async def read(self, size: int) -> bytes:
+        if self.position >= self.end:
+            return b""
+        stop = min(self.end, self.position + size)
+        chunk = await self._on_fs_loop(self.fs._cat_file(self.path, start=self.position, end=stop))
+        self.position += len(chunk)
+        if not chunk:
+            self.position = self.end
+        return chunk
+
+    async def close(self) -> None:
+        pass
+
+
 async def _read_ahead(reader, chunk_bytes: int) -> AsyncIterator[bytes]:
     pending = asyncio.ensure_future(reader.read(chunk_bytes))
     try:
@@ -267,4 +361,8 @@ def open_blob_store(settings: Settings) -> BlobStore:
         }
         options = {k: v for k, v in options.items() if v}
     fs, root = fsspec.url_to_fs(settings.blob_uri, **options)
-    return BlobStore(fs, root)
+    url_fs = None
+    if settings.s3_public_endpoint_url and not isinstance(fs, LocalFileSystem):
+        # Signature V4 covers the host: URLs for clients that reach S3 elsewhere are signed for it.
+        url_fs, _ = fsspec.url_to_fs(settings.blob_uri, **(options | {"endpoint_url": settings.s3_public_endpoint_url}))
+    return BlobStore(fs, root, url_fs)

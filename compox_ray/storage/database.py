@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
 import aiosqlite
+
+from compox_ray import metrics
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -83,6 +86,7 @@ class Database:
         await self._ensure_open()
         if self._writer is None:
             raise RuntimeError(f"{self.path} is open query_only")
+        started = time.perf_counter()
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -91,10 +95,14 @@ class Database:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
+        metrics.observe_records_latency("write", time.perf_counter() - started)  # queueing for the lock included
 
     async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         await self._ensure_open()
-        return [dict(row) for row in await self._reader.execute_fetchall(sql, params)]
+        started = time.perf_counter()
+        rows = [dict(row) for row in await self._reader.execute_fetchall(sql, params)]
+        metrics.observe_records_latency("read", time.perf_counter() - started)
+        return rows
 
     async def fetch_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
         rows = await self.fetch_all(sql, params)

@@ -27,7 +27,7 @@ LOCAL_READS = frozenset({
     "get_file", "missing_files", "file_pins",
     "list_algorithms", "get_algorithm", "find_algorithm", "get_algorithm_version", "latest_package_digest",
     "get_execution", "list_executions", "execution_events",
-    "get_training", "training_events", "get_checkpoint", "list_checkpoints",
+    "get_training", "list_trainings", "training_events", "get_checkpoint", "list_checkpoints",
     "get_sample", "get_samples", "list_samples", "missing_sample_files",
 })
 

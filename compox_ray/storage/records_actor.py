@@ -21,6 +21,7 @@ from compox_ray.storage.algorithm_records import AlgorithmRecords
 from compox_ray.storage.change_notifier import ChangeNotifier
 from compox_ray.storage.database import Database
 from compox_ray.storage.execution_records import ExecutionRecords
+from compox_ray.storage.file_adoption_records import FileAdoptionRecords
 from compox_ray.storage.file_records import FileRecords
 from compox_ray.storage.sample_records import SampleRecords
 from compox_ray.storage.training_records import TrainingRecords
@@ -29,7 +30,8 @@ from compox_ray.storage.training_records import TrainingRecords
 # Every open event stream keeps one change wait here (up to max_event_streams per Api replica):
 # the waits must leave room for the calls that serve everything else, health checks among them.
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=10_000)
-class RecordStore(FileRecords, AlgorithmRecords, SampleRecords, ExecutionRecords, TrainingRecords):
+class RecordStore(FileRecords, FileAdoptionRecords, AlgorithmRecords, SampleRecords, ExecutionRecords,
+                  TrainingRecords):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.file_expiry_s = settings.file_expiry_s

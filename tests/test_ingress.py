@@ -92,3 +92,11 @@ def test_the_cluster_launcher_starts_every_node_with_the_proxy_switches():
     for command in (config["head_start_ray_commands"][-1], config["worker_start_ray_commands"][-1]):
         switches = dict(word.split("=", 1) for word in command.split() if word.startswith("RAY_SERVE_"))
         assert switches == expected
+
+
+def test_every_node_of_the_cluster_launcher_runs_with_ray_token_auth():
+    config = yaml.safe_load((Path(__file__).parents[1] / "cluster.yaml").read_text())
+    assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+    for command in (config["head_start_ray_commands"][-1], config["worker_start_ray_commands"][-1]):
+        assert "RAY_AUTH_MODE=token" in command.split()
+    assert "--dashboard-host=127.0.0.1" in config["head_start_ray_commands"][-1]

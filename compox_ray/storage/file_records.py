@@ -6,6 +6,7 @@ import json
 
 from compox_ray.errors import CompoxError
 from compox_ray.storage.database import Database, fetch_all
+from compox_ray.storage.file_adoption_records import upload_blob_key
 
 # The ids as one JSON parameter, not one per id: any number stays under SQLite's variable limit.
 _PRESENT_SQL = "SELECT file_id FROM files WHERE file_id IN (SELECT value FROM json_each(?))"
@@ -45,15 +46,19 @@ class FileRecords:
         return [file_id for file_id in dict.fromkeys(file_ids) if file_id not in present]
 
     async def delete_file(self, file_id: str) -> bool:
-        """Delete the record; False if there was none. A file a sample references stays (409)."""
+        """Delete the record; False if there was none. A file a sample references, or an active
+        execution reads, stays (409): deleting it would break the sample or fail the run."""
         async with self.db.write() as conn:
-            holders = await fetch_all(conn, "SELECT holder FROM file_pins WHERE file_id = ? AND holder LIKE 'sample:%'",
-                                      (file_id,))
-            if holders:
-                samples = sorted(row["holder"].split(":", 1)[1] for row in holders)
+            holders = [row["holder"].split(":", 1) for row in await fetch_all(
+                conn, "SELECT holder FROM file_pins WHERE file_id = ?", (file_id,))]
+            if samples := sorted(key for kind, key in holders if kind == "sample"):
                 raise CompoxError(409, "file_referenced_by_sample",
                                   f"File {file_id} is referenced by {len(samples)} sample(s); delete them first.",
                                   sample_ids=samples)
+            if executions := sorted(key for kind, key in holders if kind == "execution"):
+                raise CompoxError(409, "file_in_use",
+                                  f"File {file_id} is an input of {len(executions)} active execution(s); delete it "
+                                  "once they have ended.", retryable=True, execution_ids=executions)
             cursor = await conn.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
             return cursor.rowcount > 0
 
@@ -99,4 +104,6 @@ class FileRecords:
             "DELETE FROM files WHERE expires_at IS NOT NULL AND expires_at < ? "
             "AND NOT EXISTS (SELECT 1 FROM file_pins p WHERE p.file_id = files.file_id) RETURNING file_id",
             (now,))
-        return [file_blob_key(row["file_id"]) for row in rows]
+        # A staged v1 upload of the name goes too (a PUT to an old URL after adoption): it must not
+        # be adopted as the expired file's successor.
+        return [key for row in rows for key in (file_blob_key(row["file_id"]), upload_blob_key(row["file_id"]))]

@@ -163,8 +163,12 @@ def test_inputs_are_pinned_while_the_execution_runs(local_server, algorithms):
         execution_id = execute(client, algorithms["slow_steps"], inputs,
                                additional_parameters={"steps": 20, "delay_s": 0.05})
         assert ray.get(records.file_pins.remote(inputs[0])) == [f"execution:{execution_id}"]
+        refused = client.delete(f"/api/v0/files/{inputs[0]}")
+        assert refused.status_code == 409 and refused.json()["code"] == "file_in_use", refused.text
+        assert refused.json()["details"]["execution_ids"] == [execution_id]
         assert wait_for(client, execution_id)["status"] == "COMPLETED"
         assert ray.get(records.file_pins.remote(inputs[0])) == []
+        assert client.delete(f"/api/v0/files/{inputs[0]}").status_code == 200
 
 
 def test_ten_concurrent_executions_are_all_right(local_server, algorithms):

@@ -3,7 +3,8 @@
 Python's JSON parser accepts more than JSON, and more than SQLite or a UTF-8 response can hold: a
 lone UTF-16 surrogate (``"\\ud800"``) is not text (SQLite cannot encode it), NaN and Infinity are
 not JSON numbers (the response encoder refuses them), and nesting hundreds of levels deep breaks
-recursive encoders. Such bodies are refused with 422 before anything is written.
+recursive encoders. Such bodies are refused with 422 before anything is written. A package's
+``[tool.compox]`` is judged the same way: it is parsed from TOML, whose dates are no JSON values.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def storable_json_problem(value, numbers: bool = True) -> str | None:
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return f"the body is nested deeper than {MAX_DEPTH} levels"
+            return f"the value is nested deeper than {MAX_DEPTH} levels"
         if isinstance(item, str):
             if not _is_text(item):
                 return "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text"
@@ -41,4 +42,6 @@ def storable_json_problem(value, numbers: bool = True) -> str | None:
                 stack.append((member, depth + 1))
         elif isinstance(item, (list, tuple)):
             stack.extend((member, depth + 1) for member in item)
+        elif not isinstance(item, (int, type(None))):  # bool is an int
+            return f"a {type(item).__name__} is not a JSON value"
     return None

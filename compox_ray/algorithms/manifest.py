@@ -9,7 +9,6 @@ server does not know are kept (``extra="allow"``) so other parts of the server c
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
 import tomllib
@@ -21,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from compox_ray.errors import CompoxError
+from compox_ray.storable_json import storable_json_problem
 
 ALGORITHM_TYPES = ("Image2Image", "Image2Segmentation", "Image2MultiRegionSegmentation", "Segmentation2Segmentation",
                    "Image2Alignment", "Image2Embedding", "Generic", "Undefined")
@@ -34,7 +34,6 @@ MAX_VERSION_NUMBER = 999_999_999  # as MAJOR_VERSION; the minor is a SQLite inte
 # table: both are bounded before it parses.
 MAX_PYPROJECT_BYTES = 2**20
 MAX_KEY_PARTS = 64
-MAX_TOML_DEPTH = 32
 # Where a string or comment starts, or a dotted key gains or ends a part.
 _TOML_SPECIAL = re.compile(r"[\"'#.=,{}\[\]\n]")
 # A quick, linear pre-filter: as many dots with no key or value end between them, strings included.
@@ -266,24 +265,6 @@ def _has_long_dotted_key(text: str) -> bool:
     return False
 
 
-def _storable_problem(value) -> str | None:
-    """Why a parsed [tool.compox] value cannot be stored as JSON and answered again, or None."""
-    stack = [(value, "[tool.compox]", 1)]
-    while stack:
-        item, where, depth = stack.pop()
-        if depth > MAX_TOML_DEPTH:
-            return f"{where} nests deeper than {MAX_TOML_DEPTH} levels"
-        if isinstance(item, float) and not math.isfinite(item):
-            return f"{where} is {item}, which is not a JSON number"
-        if isinstance(item, (datetime.date, datetime.time)):
-            return f"{where} is a TOML date or time; use a string"
-        if isinstance(item, dict):
-            stack.extend((member, f"{where}.{key}", depth + 1) for key, member in item.items())
-        elif isinstance(item, list):
-            stack.extend((member, f"{where}[{index}]", depth + 1) for index, member in enumerate(item))
-    return None
-
-
 def _parse_pyproject(pyproject_path: Path) -> dict:
     if pyproject_path.stat().st_size > MAX_PYPROJECT_BYTES:
         raise CompoxError(422, "invalid_algorithm_config",
@@ -329,7 +310,7 @@ def read_package_metadata(root: Path) -> PackageMetadata:
     tool_compox = tool.get("compox", {}) if isinstance(tool, dict) else None
     if not isinstance(tool_compox, dict):
         raise CompoxError(422, "invalid_algorithm_config", "[tool.compox] must be a table.")
-    if problem := _storable_problem(tool_compox):
+    if problem := storable_json_problem(tool_compox):  # it is stored as JSON and answered again
         raise CompoxError(422, "invalid_algorithm_config", f"[tool.compox] is invalid: {problem}.")
     return PackageMetadata(name=name, version=version, major=str(release[0]),
                            minor=release[1] if len(release) > 1 else 0, manifest=parse_manifest(tool_compox))

@@ -192,7 +192,6 @@ def _check_path_collisions(paths: list[str]) -> None:
 
 
 def _finish(staging: Path, files: list[PackageFile]) -> StagedPackage:
-    _check_path_collisions([file.path for file in files])
     paths = {file.path for file in files}
     if "Runner.py" not in paths:
         raise invalid_package("The package has no Runner.py at its root.")
@@ -218,6 +217,7 @@ def stage_folder(source: Path, staging: Path, limits: PackageLimits) -> StagedPa
         with handle:
             sha256, size = _copy_hashing(handle, staging / relative, budget)
         files.append(PackageFile(relative, sha256, size))
+    _check_path_collisions([file.path for file in files])
     return _finish(staging, files)
 
 

@@ -248,3 +248,8 @@ def test_a_folder_with_a_symlink_loop_is_refused(tmp_path):
     root = make_algorithm_package(tmp_path)
     os.symlink("loop", root / "loop")
     assert "loops" in refused(lambda: stage_folder(root, tmp_path / "staged", LIMITS)).detail
+
+
+def test_a_folder_with_names_equal_but_for_case_is_refused(tmp_path):
+    root = make_algorithm_package(tmp_path, files={"files/A.bin": b"1", "files/a.bin": b"2"})
+    assert "letter case" in refused(lambda: stage_folder(root, tmp_path / "staged", LIMITS)).detail

@@ -219,8 +219,8 @@ def test_hostile_zips_are_refused_with_a_code(client, tmp_path, case, status, co
 @pytest.mark.parametrize("case, detail", [
     ("deep_arrays", "too deeply"),
     ("long_dotted_key", "dotted key"),
-    ("nan_default", "not a JSON number"),
-    ("date_value", "date or time"),
+    ("nan_default", "not JSON numbers"),
+    ("date_value", "not a JSON value"),
 ])
 def test_hostile_pyprojects_are_refused_as_invalid_config(client, tmp_path, case, detail):
     folder = make_algorithm_package(tmp_path, name=unique_name())

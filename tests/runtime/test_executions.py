@@ -193,8 +193,8 @@ def test_an_execution_survives_its_client_hanging_up(local_server, algorithms):
                        "session_token": token}).encode()
     url = urlsplit(local_server.url)
     with socket.create_connection((url.hostname, url.port)) as sock:
-        sock.sendall(f"POST /api/v0/execute-algorithm HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock.sendall(f"POST /api/v0/execute-algorithm HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         time.sleep(0.3)  # handed over to the server, then the client goes away without reading the answer
     with local_server.client() as client:
         listed = wait_until(lambda: client.get("/api/v0/executions", params={"session_token": token}).json(), 30,

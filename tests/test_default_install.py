@@ -14,7 +14,6 @@ from pathlib import Path
 
 import grpc
 import httpx
-import numpy as np
 import pytest
 
 from tests.algorithms.test_bundled_algorithms import spheres

@@ -346,13 +346,3 @@ def access_table(app: FastAPI) -> list[dict]:
     return [{"path": route.path, "methods": sorted(route.methods or ()), "access": route_access(route.original_route).value,
              "kind": type(route.original_route).__name__} for route in app_routes(app.routes)]
 
-
-def holds_admin_token(request) -> bool:
-    """Whether the request comes with an admin token; True where no token is configured (every
-    caller is then trusted, as on Compox). For routes that show more to admins (session tokens in
-    execution listings); the policy is the one ``create_app`` keeps in ``app.state.access_policy``."""
-    policy: AccessPolicy = request.app.state.access_policy
-    if not policy.tokens.configured:
-        return True
-    scheme, _, presented = request.headers.get("authorization", "").strip().partition(" ")
-    return scheme.lower() == "bearer" and policy.tokens.level_of(presented.strip()) == Access.ADMIN

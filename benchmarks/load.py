@@ -13,7 +13,6 @@ reports its throughput and latency.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import threading
@@ -21,9 +20,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import h5py
 import httpx
 import numpy as np
+
+from benchmarks.datasets import image_bytes, read_image
 
 TERMINAL = {"COMPLETED", "FAILED", "STOPPED"}
 
@@ -65,18 +65,6 @@ class LoadReport:
                 f"{self.throughput:.1f} cycles/s, p50 {self.percentile_ms(50):.0f} ms, p99 {self.percentile_ms(99):.0f} ms; "
                 f"5xx {len(self.server_errors)}, failures {len(self.failures)}, wrong outputs "
                 f"{len(self.wrong_outputs)}, lost {len(self.lost)}, stuck {len(self.stuck)}")
-
-
-def item_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as item:
-        item.create_dataset("image", data=image)
-    return buffer.getvalue()
-
-
-def read_image(data: bytes) -> np.ndarray:
-    with h5py.File(io.BytesIO(data), "r") as item:
-        return item["image"][()]
 
 
 class _Client:
@@ -124,7 +112,7 @@ class _Client:
     def cycle(self, algorithm_id: str, image: np.ndarray, follow: str, cycle_timeout_s: float) -> float:
         start = time.perf_counter()
         deadline = time.monotonic() + cycle_timeout_s
-        file_id = self._answer(self.http.post("/api/v0/files", content=item_bytes(image))).json()["file_id"]
+        file_id = self._answer(self.http.post("/api/v0/files", content=image_bytes(image))).json()["file_id"]
         execution_id = self._answer(self.http.post("/api/v0/execute-algorithm", json={
             "algorithm_id": algorithm_id, "input_dataset_ids": [file_id]})).json()["execution_id"]
         with self.lock:

@@ -60,7 +60,7 @@ def run_seed_workflows(url: str) -> None:
         trained = wait_for(client, execute(client, unet["algorithm_id"], inputs, checkpoint_id=checkpoint_id),
                            timeout_s=180)
         assert trained["status"] == "COMPLETED", trained["log"]
-        exported = client.get(f"/api/v0/algorithm/unet3d_denoiser/{unet['algorithm_major_version']}/export",
+        exported = client.get(f"/api/v0/algorithm/unet3d_denoiser/{unet['algorithm_version']}/export",
                               params={"checkpoint_id": checkpoint_id})
         assert exported.status_code == 200, exported.text
         weights = zipfile.ZipFile(io.BytesIO(exported.content)).read("files/weights.pt")

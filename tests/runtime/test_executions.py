@@ -221,16 +221,24 @@ def test_server_sent_events_are_ordered_end_at_the_terminal_status_and_resume(lo
 
 
 def test_a_warm_algorithm_is_loaded_once(local_server, algorithms):
+    import asyncio
+
     from ray import serve
 
-    runner = serve.get_deployment_handle("RunnerCpu", app_name=local_server.name)
-    with local_server.client() as client:
-        inputs = upload_slices(client, volume(1))
-        assert wait_for(client, execute(client, algorithms["invert"], inputs))["status"] == "COMPLETED"
-        loads = runner.stats.remote().result()["load_count"]
-        for _ in range(3):
+    async def check() -> None:
+        # In one event loop: the test process runs Serve's router on the caller's loop, as the
+        # server's processes do.
+        runner = serve.get_deployment_handle("RunnerCpu", app_name=local_server.name)
+        with local_server.client() as client:
+            inputs = upload_slices(client, volume(1))
             assert wait_for(client, execute(client, algorithms["invert"], inputs))["status"] == "COMPLETED"
-        assert runner.stats.remote().result()["load_count"] == loads
+            loads = (await runner.stats.remote())["load_count"]
+            for _ in range(3):
+                assert wait_for(client, execute(client, algorithms["invert"], inputs))["status"] == "COMPLETED"
+            assert (await runner.stats.remote())["load_count"] == loads
+
+    # Not asyncio.run: the handle's router stays bound to this loop until Serve shuts down.
+    asyncio.new_event_loop().run_until_complete(check())
 
 
 def test_the_terminal_event_carries_the_outputs(local_server, algorithms):

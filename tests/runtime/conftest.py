@@ -62,6 +62,15 @@ def s3_algorithms(s3_app_server) -> dict[str, str]:
         return {name: deploy(client, PACKAGES / name) for name in ("invert",)}
 
 
+@pytest.fixture(params=["local", "s3"])
+def runtime(request):
+    """(server, client, algorithm ids): tests that take it run on the local and the S3 store."""
+    server = request.getfixturevalue("local_server" if request.param == "local" else "s3_app_server")
+    algorithms = request.getfixturevalue("algorithms" if request.param == "local" else "s3_algorithms")
+    with server.client() as client:
+        yield server, client, algorithms
+
+
 def read_events(client: httpx.Client, path: str, last_event_id: int | None = None,
                 timeout_s: float = 120) -> list[dict]:
     """A whole server-sent event stream as [{"id", "record"}], failing if it has not ended in time."""

@@ -14,14 +14,6 @@ from tests.runtime.conftest import PACKAGES, deploy, execute, upload_slices, wai
 from tests.servers import wait_until
 
 
-@pytest.fixture(params=["local", "s3"])
-def runtime(request):
-    server = request.getfixturevalue("local_server" if request.param == "local" else "s3_app_server")
-    algorithms = request.getfixturevalue("algorithms" if request.param == "local" else "s3_algorithms")
-    with server.client() as client:
-        yield server, client, algorithms
-
-
 def image() -> np.ndarray:
     return np.random.default_rng(11).random((1, 8, 8), dtype=np.float32)
 

@@ -24,15 +24,6 @@ def volume(slices: int = 3, size: int = 16) -> np.ndarray:
     return RNG.random((slices, size, size), dtype=np.float32)
 
 
-@pytest.fixture(params=["local", "s3"])
-def runtime(request):
-    """(server, client, algorithm ids): the invert tests run on the local and the S3 store."""
-    server = request.getfixturevalue("local_server" if request.param == "local" else "s3_app_server")
-    algorithms = request.getfixturevalue("algorithms" if request.param == "local" else "s3_algorithms")
-    with server.client() as client:
-        yield server, client, algorithms
-
-
 def test_image_runner_output_is_numerically_right(runtime):
     server, client, algorithms = runtime
     data = volume()
